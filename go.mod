@@ -1,0 +1,3 @@
+module github.com/redis-ha/redis-ha
+
+go 1.26
