@@ -110,22 +110,22 @@ func joinHostPort(host, port string) (string, error) {
 // has started (published by the leading Sentinel one timer tick apart, before it sends
 // SLAVEOF NO ONE): the moment to fence the old master.
 var failoverBeginEvents = map[string]bool{
-	"+try-failover":                     true,
-	"+elected-leader":                   true,
-	"+failover-state-select-slave":      true,
-	"+selected-slave":                   true,
+	"+try-failover":                      true,
+	"+elected-leader":                    true,
+	"+failover-state-select-slave":       true,
+	"+selected-slave":                    true,
 	"+failover-state-send-slaveof-noone": true,
-	"+failover-state-wait-promotion":    true,
-	"+promoted-slave":                   true,
-	"+failover-state-reconf-slaves":     true,
+	"+failover-state-wait-promotion":     true,
+	"+promoted-slave":                    true,
+	"+failover-state-reconf-slaves":      true,
 }
 
 // candidateEvents name, as their instance, the replica chosen to become master.
 var candidateEvents = map[string]bool{
-	"+selected-slave":                   true,
+	"+selected-slave":                    true,
 	"+failover-state-send-slaveof-noone": true,
-	"+failover-state-wait-promotion":    true,
-	"+promoted-slave":                   true,
+	"+failover-state-wait-promotion":     true,
+	"+promoted-slave":                    true,
 }
 
 // isFailoverAbort reports whether the channel ends a failover attempt without a switch.
