@@ -247,7 +247,7 @@ func TestIntegrationGracefulFailoversLoseNoAckedWrite(t *testing.T) {
 	const failovers = 3
 	var worstGap time.Duration
 	for i := 0; i < failovers; i++ {
-		if err := c.WaitSentinelsSettled(ctx); err != nil {
+		if err := c.WaitSentinelsReady(ctx, 1); err != nil {
 			t.Fatalf("failover %d: cluster not settled: %v", i, err)
 		}
 		old, err := c.Master(ctx)

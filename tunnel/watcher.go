@@ -222,8 +222,10 @@ func (w *masterWatcher) exec(ctx context.Context, a action) {
 	}
 }
 
-// watchCandidate asks addr for ROLE every candidatePollInterval on one connection until it
-// says master (reported as a msgRole) or ctx ends.
+// watchCandidate asks addr for ROLE every candidatePollInterval until it says master
+// (reported as a msgRole) or ctx ends. Sentinel promotes with MULTI; SLAVEOF NO ONE;
+// CLIENT KILL TYPE normal; EXEC, so the connection that would see "master" is killed at
+// that very moment: reconnect at once, pause only when the dial itself fails.
 func (w *masterWatcher) watchCandidate(ctx context.Context, addr string) {
 	for ctx.Err() == nil {
 		c, err := w.dialer.redis(ctx, addr, 200*time.Millisecond)
@@ -231,7 +233,7 @@ func (w *masterWatcher) watchCandidate(ctx context.Context, addr string) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(20 * time.Millisecond):
+			case <-time.After(5 * time.Millisecond):
 			}
 			continue
 		}

@@ -302,6 +302,13 @@ func (c *Cluster) WaitReplicasInSync(ctx context.Context, master *Process) error
 // WaitSentinelsSettled waits until every running Sentinel reports the same master, sees
 // all running replicas as healthy and knows every other running Sentinel.
 func (c *Cluster) WaitSentinelsSettled(ctx context.Context) error {
+	return c.WaitSentinelsReady(ctx, -1)
+}
+
+// WaitSentinelsReady is WaitSentinelsSettled needing only minReplicas healthy replicas
+// (-1: all running servers but the master). After a failover the old master takes
+// Sentinel several seconds to convert; the next failover only needs one good replica.
+func (c *Cluster) WaitSentinelsReady(ctx context.Context, minReplicas int) error {
 	running := 0
 	for _, s := range c.sentinels {
 		if s.Running() {
@@ -315,6 +322,9 @@ func (c *Cluster) WaitSentinelsSettled(ctx context.Context) error {
 		}
 	}
 	wantReplicas-- // one of them is the master
+	if minReplicas >= 0 {
+		wantReplicas = minReplicas
+	}
 	return poll(ctx, 50*time.Millisecond, func() error {
 		var masterAddr string
 		for _, s := range c.sentinels {
