@@ -282,9 +282,15 @@ func (m *failoverMachine) onPoll(views []pollView) []action {
 	return acts
 }
 
-// onTick checks the failover hold: a fence older than --failover-hold re-checks the target,
-// and onRole unfences if it is still master and was not switched away.
+// onTick re-checks an unreachable target, and checks the failover hold: a fence older
+// than --failover-hold re-checks the target, and onRole unfences if it is still master and
+// was not switched away.
 func (m *failoverMachine) onTick(now time.Time) []action {
+	if m.targetDown && m.target != "" {
+		// One failed ROLE must not hold new connections for a whole poll interval:
+		// re-check an unreachable target every tick (the watcher dedups in-flight checks).
+		return []action{{Kind: actVerify, Addr: m.target, Reason: "target down"}}
+	}
 	if m.fenced && !m.switchedAway && m.target != "" && now.Sub(m.fencedAt) >= m.hold {
 		return []action{{Kind: actVerify, Addr: m.target, Reason: "failover-hold expired"}}
 	}

@@ -269,6 +269,17 @@ func TestFailoverMachine(t *testing.T) {
 			},
 			state: machineState{Target: addrA, Ready: true},
 		},
+		"unreachable target is re-checked every tick": {
+			reason: "a single failed ROLE must not hold new connections until the next poll",
+			setup:  routedToA,
+			steps:  []step{roleErr(addrA), {tick: true}, roleMaster(addrA)},
+			want: []action{
+				{Kind: actSetDown, Addr: addrA, Down: true, Reason: "connection refused"},
+				{Kind: actVerify, Addr: addrA, Reason: "target down"},
+				{Kind: actSetDown, Addr: addrA, Down: false, Reason: "answers ROLE again"},
+			},
+			state: machineState{Target: addrA, Ready: true},
+		},
 		"events of other master names are ignored": {
 			reason: "one watcher per name",
 			setup:  routedToA,

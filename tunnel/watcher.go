@@ -60,6 +60,7 @@ type masterWatcher struct {
 	pollRunning    bool
 	fenceOffset    int64
 	fenceOffsetFor string
+	fencedAt       time.Time
 
 	mu    sync.Mutex
 	ready bool
@@ -182,6 +183,7 @@ func (w *masterWatcher) exec(ctx context.Context, a action) {
 		w.log.Info("failover of master began: fencing it", "addr", a.Addr, "reason", a.Reason)
 		w.metrics.fenced.WithLabelValues(w.name).Set(1)
 		w.fenceOffset, w.fenceOffsetFor = -1, ""
+		w.fencedAt = time.Now()
 		parked := w.ep.fence(a.Addr, fenceParkWait)
 		go func() {
 			<-parked
@@ -192,6 +194,7 @@ func (w *masterWatcher) exec(ctx context.Context, a action) {
 		w.log.Warn("resuming sessions on the old master: no failover happened", "addr", a.Addr, "reason", a.Reason)
 		w.metrics.fenced.WithLabelValues(w.name).Set(0)
 		w.metrics.unfences.WithLabelValues(w.name).Inc()
+		w.fencedAt = time.Time{}
 		w.ep.unfence(a.Addr)
 	case actSetDown:
 		if a.Down {
@@ -290,7 +293,13 @@ func (w *masterWatcher) cutover(ctx context.Context, from, to string) {
 		return
 	}
 	w.metrics.switches.WithLabelValues(w.name).Inc()
-	w.log.Info("switched master", "from", from, "to", to, "sessions_closed", cut, "cutover_took", time.Since(started))
+	var fencedFor time.Duration
+	if !w.fencedAt.IsZero() {
+		fencedFor = time.Since(w.fencedAt)
+		w.metrics.failoverDuration.WithLabelValues(w.name).Observe(fencedFor.Seconds())
+		w.fencedAt = time.Time{}
+	}
+	w.log.Info("switched master", "from", from, "to", to, "sessions_closed", cut, "fenced_for", fencedFor, "cutover_took", time.Since(started))
 }
 
 // startPoll runs one poll round over all Sentinels in the background.
