@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/redis-ha/redis-ha/internal/redisproc"
+	"github.com/redis-ha/redis-ha/internal/redisproc/redisproctest"
 )
 
 // promotionClock polls ROLE of every server but old every millisecond and records when
@@ -185,13 +187,14 @@ func TestIntegrationOneSentinelHungStillFailsOver(t *testing.T) {
 	before := w.count()
 	waitFor(t, 5*time.Second, "writes after failover", func() bool { return w.count() > before+100 })
 	w.halt()
-	if missing := missingKeys(t, newMaster, w.snapshot()); len(missing) > 0 {
+	missing := missingKeys(t, newMaster, w.snapshot())
+	if len(missing) > 0 {
 		t.Errorf("%d acked keys missing on the new master", len(missing))
 	}
 	if !tun.Ready() {
 		t.Error("not ready with 2 of 3 Sentinels answering")
 	}
-	t.Logf("RESULT one Sentinel hung: %d acked writes, 0 lost, switched %s -> %s", w.count(), old.Name(), newMaster.Name())
+	t.Logf("RESULT one Sentinel hung: %d acked writes, %d lost, switched %s -> %s", w.count(), len(missing), old.Name(), newMaster.Name())
 }
 
 func TestIntegrationAllSentinelsDownKeepsVerifiedMaster(t *testing.T) {
@@ -467,4 +470,76 @@ func TestIntegrationGarbageSentinel(t *testing.T) {
 	if _, err := conn.Do("GET", "k"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestIntegrationHostnamesAndReplicaEndpoint runs the group the Kubernetes way, with
+// announce-hostnames (events and replies carry "localhost", resolved on each dial), and
+// checks the read-only endpoint lands on replicas.
+func TestIntegrationHostnamesAndReplicaEndpoint(t *testing.T) {
+	requireIntegration(t)
+	t.Parallel()
+	c := redisproctest.StartCluster(t, redisproc.ClusterOptions{
+		Replicas: 2, Sentinels: 3, Hostname: "localhost",
+		DownAfter: time.Second, FailoverTimeout: 4 * time.Second,
+	})
+	name := c.MasterName()
+	tun := startTunnel(t, c, func(cfg *Config) {
+		cfg.Replicas = []Endpoint{{Name: name, Listen: "127.0.0.1:0"}}
+	})
+	if m := tun.Status()[name].Master; !strings.HasPrefix(m, "localhost:") {
+		t.Fatalf("routing to %q, want the announced hostname", m)
+	}
+	w := startWriter(t, tun.MasterAddr(name).String(), "host")
+	waitFor(t, 5*time.Second, "first acked writes", func() bool { return w.count() > 100 })
+
+	// Read-only endpoint: every session lands on a replica (ROLE through it says slave).
+	waitFor(t, 5*time.Second, "replica list", func() bool {
+		conn, err := redis.Dial("tcp", tun.ReplicaAddr(name).String(), redis.DialReadTimeout(2*time.Second))
+		if err != nil {
+			return false
+		}
+		defer conn.Close()
+		reply, err := conn.Do("ROLE")
+		if err != nil {
+			return false
+		}
+		ri, err := parseRole(reply)
+		return err == nil && ri.Role == "slave"
+	})
+	for i := 0; i < 6; i++ {
+		conn, err := redis.Dial("tcp", tun.ReplicaAddr(name).String(), redis.DialReadTimeout(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, err := conn.Do("ROLE")
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ri, err := parseRole(reply)
+		if err != nil || ri.Role != "slave" {
+			t.Fatalf("read-only endpoint reached a %q (%v)", ri.Role, err)
+		}
+	}
+
+	ctx := context.Background()
+	old, err := c.Master(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newMaster, err := c.Failover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "tunnel on the new master", func() bool {
+		return tun.Status()[name].Master == "localhost:"+strconv.Itoa(newMaster.Port())
+	})
+	before := w.count()
+	waitFor(t, 5*time.Second, "writes after failover", func() bool { return w.count() > before+100 })
+	w.halt()
+	missing := missingKeys(t, newMaster, w.snapshot())
+	if len(missing) > 0 {
+		t.Errorf("%d acked keys missing after a hostname failover", len(missing))
+	}
+	t.Logf("RESULT hostnames: %s -> %s via announced hostnames, %d acked writes, %d lost", old.Name(), newMaster.Name(), w.count(), len(missing))
 }

@@ -37,6 +37,11 @@ type ClusterOptions struct {
 	ServerConfig string
 	// SentinelConfig is extra global config text for every Sentinel.
 	SentinelConfig string
+	// Hostname, when set (e.g. "localhost"), makes the group use a DNS name instead of
+	// 127.0.0.1 like Kubernetes with announce-hostnames: replicas announce it
+	// (replica-announce-ip), replicaof and sentinel monitor use it, and the Sentinels run
+	// with resolve-hostnames and announce-hostnames, so events and replies carry it.
+	Hostname string
 	// ReadyTimeout bounds the whole start including Sentinel discovery (default 30s).
 	ReadyTimeout time.Duration
 	// Logger receives lifecycle messages; nil discards them.
@@ -83,7 +88,13 @@ func ServerConfig(opts ClusterOptions, replicaOf string) string {
 	}
 	if replicaOf != "" {
 		host, port, _ := net.SplitHostPort(replicaOf)
+		if opts.Hostname != "" {
+			host = opts.Hostname
+		}
 		fmt.Fprintf(&b, "replicaof %s %s\n", host, port)
+	}
+	if opts.Hostname != "" {
+		fmt.Fprintf(&b, "replica-announce-ip %s\n", opts.Hostname)
 	}
 	b.WriteString(opts.ServerConfig)
 	b.WriteByte('\n')
@@ -96,6 +107,11 @@ func SentinelConfig(opts ClusterOptions, masterAddr string) string {
 	host, port, _ := net.SplitHostPort(masterAddr)
 	var b strings.Builder
 	b.WriteString("protected-mode no\n")
+	if opts.Hostname != "" {
+		host = opts.Hostname
+		b.WriteString("sentinel resolve-hostnames yes\nsentinel announce-hostnames yes\n")
+		fmt.Fprintf(&b, "sentinel announce-ip %s\n", opts.Hostname)
+	}
 	fmt.Fprintf(&b, "sentinel monitor %s %s %s %d\n", opts.MasterName, host, port, opts.Quorum)
 	fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %d\n", opts.MasterName, opts.DownAfter.Milliseconds())
 	fmt.Fprintf(&b, "sentinel failover-timeout %s %d\n", opts.MasterName, opts.FailoverTimeout.Milliseconds())
@@ -187,10 +203,10 @@ func (c *Cluster) SentinelAddrs() []string {
 	return out
 }
 
-// ServerByAddr finds the redis-server listening on addr, or nil.
+// ServerByAddr finds the redis-server listening on addr (or on Hostname:port), or nil.
 func (c *Cluster) ServerByAddr(addr string) *Process {
 	for _, s := range c.servers {
-		if s.Addr() == addr {
+		if s.Addr() == addr || (c.opts.Hostname != "" && net.JoinHostPort(c.opts.Hostname, strconv.Itoa(s.Port())) == addr) {
 			return s
 		}
 	}
@@ -405,12 +421,12 @@ func (c *Cluster) WaitNewMaster(ctx context.Context, old *Process) (*Process, er
 		if err != nil {
 			return err
 		}
-		if addr == old.Addr() {
-			return fmt.Errorf("redisproc: Sentinels still name %s", addr)
-		}
 		p := c.ServerByAddr(addr)
 		if p == nil {
 			return fmt.Errorf("redisproc: Sentinels name unknown %s", addr)
+		}
+		if p == old {
+			return fmt.Errorf("redisproc: Sentinels still name %s", addr)
 		}
 		role, err := Role(ctx, p)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -163,5 +164,124 @@ func TestBinarySmokeAndSIGTERMDrain(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "draining") {
 		t.Errorf("log lacks the drain message")
+	}
+}
+
+// startBinary runs the tunnel binary through bash (for ulimit) and returns a wait channel.
+func startBinary(t *testing.T, shellPrefix string, bin string, args ...string) (*exec.Cmd, chan error, *syncBuffer) {
+	t.Helper()
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = "'" + a + "'"
+	}
+	cmd := exec.Command("bash", "-c", shellPrefix+" exec '"+bin+"' "+strings.Join(quoted, " "))
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("tunnel log:\n%s", logs.String())
+		}
+	})
+	return cmd, exited, logs
+}
+
+// syncBuffer is a bytes.Buffer safe for the exec copier and the test to share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func ping(addr string, timeout time.Duration) error {
+	c, err := redis.Dial("tcp", addr, redis.DialConnectTimeout(timeout), redis.DialReadTimeout(timeout))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.Do("PING")
+	return err
+}
+
+// TestBinaryEMFILEBacksOffAndRecovers runs the tunnel with only 64 file descriptors and
+// opens more connections than that: it must log accept errors, back off instead of
+// exiting or spinning, and serve again once clients leave.
+func TestBinaryEMFILEBacksOffAndRecovers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test with real redis processes")
+	}
+	redisproctest.RequireBinaries(t)
+	c := redisproctest.StartCluster(t, redisproc.ClusterOptions{Sentinels: 1})
+	bin := buildBinary(t)
+	listen, metrics := freeAddr(t), freeAddr(t)
+	cmd, exited, logs := startBinary(t, "ulimit -n 64;", bin, "--sentinels", strings.Join(c.SentinelAddrs(), ","),
+		"--master", "mymaster="+listen, "--metrics-listen", metrics, "--failover-hold", "1s", "--poll-interval", "200ms")
+	deadline := time.Now().Add(10 * time.Second)
+	for ping(listen, time.Second) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("tunnel never served")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var clients []net.Conn
+	for i := 0; i < 80; i++ {
+		nc, err := net.DialTimeout("tcp", listen, time.Second)
+		if err != nil {
+			break // backlog full: also fine
+		}
+		clients = append(clients, nc)
+	}
+	waitLog := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "accept failed, backing off") {
+		if time.Now().After(waitLog) {
+			t.Fatalf("no accept backoff logged with %d clients on 64 fds", len(clients))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("tunnel exited under EMFILE: %v", err)
+	default:
+	}
+	for _, nc := range clients {
+		nc.Close()
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		err := ping(listen, time.Second)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tunnel did not recover after clients left: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit after SIGTERM")
 	}
 }
