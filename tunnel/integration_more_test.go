@@ -248,29 +248,53 @@ func TestIntegrationAllSentinelsDownKeepsVerifiedMaster(t *testing.T) {
 	t.Logf("RESULT all Sentinels down: writes kept flowing (%d acked in total), readyz 503 then 200", w.count())
 }
 
-func TestIntegrationTunnelRestart(t *testing.T) {
+// TestIntegrationTunnelRestartWithAuth restarts the tunnel under a running writer, on a
+// group with requirepass on Redis and Sentinel: the tunnel authenticates its own control
+// connections, the client authenticates itself through the forwarded bytes.
+func TestIntegrationTunnelRestartWithAuth(t *testing.T) {
 	requireIntegration(t)
 	t.Parallel()
-	c := startCluster(t)
+	c := redisproctest.StartCluster(t, redisproc.ClusterOptions{
+		Replicas: 1, Sentinels: 3, Password: "redis-pw", SentinelPassword: "sentinel-pw",
+	})
 	name := c.MasterName()
-	tun := startTunnel(t, c, nil)
+	withAuth := func(cfg *Config) {
+		cfg.RedisAuth = Auth{Password: "redis-pw"}
+		cfg.SentinelAuth = Auth{Password: "sentinel-pw"}
+	}
+	tun := startTunnel(t, c, withAuth)
 	addr := tun.MasterAddr(name).String()
-	w := startWriter(t, addr, "restart")
+	w := startWriter(t, addr, "restart", redis.DialPassword("redis-pw"))
 	waitFor(t, 5*time.Second, "first acked writes", func() bool { return w.count() > 100 })
 	if err := tun.Close(); err != nil {
 		t.Fatal(err)
 	}
 	stoppedAt := time.Now()
-	tun2 := startTunnel(t, c, func(cfg *Config) { cfg.Masters[0].Listen = addr })
+	startTunnel(t, c, func(cfg *Config) {
+		withAuth(cfg)
+		cfg.Masters[0].Listen = addr
+	})
 	waitFor(t, 5*time.Second, "writes through the new tunnel", func() bool { return !firstAckAfter(w.snapshot(), stoppedAt).IsZero() })
 	gap := firstAckAfter(w.snapshot(), stoppedAt).Sub(stoppedAt)
 	w.halt()
-	m, _ := c.Master(context.Background())
-	if missing := missingKeys(t, m, w.snapshot()); len(missing) > 0 {
+	m, err := c.Master(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := missingKeys(t, m, w.snapshot())
+	if len(missing) > 0 {
 		t.Errorf("%d acked keys missing", len(missing))
 	}
-	_ = tun2
-	t.Logf("RESULT tunnel restart: writes resumed %s after the old tunnel closed", gap.Round(time.Millisecond))
+	// Without the client's own AUTH the forwarded bytes meet requirepass.
+	conn, err := redis.Dial("tcp", addr, redis.DialReadTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Do("GET", "x"); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Errorf("unauthenticated client got %v, want NOAUTH from Redis", err)
+	}
+	t.Logf("RESULT tunnel restart: writes resumed %s after the old tunnel closed, %d acked, %d lost", gap.Round(time.Millisecond), w.count(), len(missing))
 }
 
 func TestIntegrationTransparency(t *testing.T) {
@@ -542,4 +566,70 @@ func TestIntegrationHostnamesAndReplicaEndpoint(t *testing.T) {
 		t.Errorf("%d acked keys missing after a hostname failover", len(missing))
 	}
 	t.Logf("RESULT hostnames: %s -> %s via announced hostnames, %d acked writes, %d lost", old.Name(), newMaster.Name(), w.count(), len(missing))
+}
+
+// TestIntegrationAbortedFailoverUnfencesWithoutLoss makes a real failover abort: the only
+// replica is frozen (SIGSTOP) right before SENTINEL FAILOVER, so SLAVEOF NO ONE never
+// completes and Sentinel publishes -failover-abort-slave-timeout after failover-timeout.
+// The tunnel must fence, then resume the parked session on the old master: the writer's
+// connection survives, its parked write completes, and no acked write is lost.
+func TestIntegrationAbortedFailoverUnfencesWithoutLoss(t *testing.T) {
+	requireIntegration(t)
+	t.Parallel()
+	c := redisproctest.StartCluster(t, redisproc.ClusterOptions{
+		Replicas: 1, Sentinels: 3, DownAfter: 5 * time.Second, FailoverTimeout: 2 * time.Second,
+	})
+	name := c.MasterName()
+	tun := startTunnel(t, c, nil)
+	ctx := context.Background()
+	master, err := c.Master(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWriter(t, tun.MasterAddr(name).String(), "abort")
+	waitFor(t, 5*time.Second, "first acked writes", func() bool { return w.count() > 100 })
+
+	replica := c.Servers()[1]
+	if err := replica.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sentinels()[0].Do(ctx, "SENTINEL", "FAILOVER", name); err != nil {
+		replica.Resume()
+		t.Fatalf("SENTINEL FAILOVER: %v", err)
+	}
+	waitFor(t, 2*time.Second, "the tunnel to fence", func() bool { return tun.Status()[name].Fenced })
+	fencedAt := time.Now()
+	frozen := w.count()
+	time.Sleep(200 * time.Millisecond)
+	if got := w.count(); got != frozen {
+		t.Errorf("%d writes acked while fenced", got-frozen)
+	}
+	waitFor(t, 15*time.Second, "the fence to lift after the abort", func() bool { return !tun.Status()[name].Fenced })
+	unfencedAt := time.Now()
+	waitFor(t, 5*time.Second, "writes after the abort", func() bool { return w.count() > frozen+100 })
+	if m := tun.Status()[name].Master; m != master.Addr() {
+		t.Fatalf("routing to %s after the abort, want the old master %s", m, master.Addr())
+	}
+	// Let the frozen replica go only now: it executes the queued SLAVEOF NO ONE, and the
+	// tunnel must not follow a promotion Sentinel has aborted.
+	if err := replica.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if m := tun.Status()[name].Master; m != master.Addr() {
+		t.Errorf("tunnel followed the aborted candidate to %s", m)
+	}
+	w.halt()
+	w.mu.Lock()
+	errs := w.errs
+	w.mu.Unlock()
+	if errs != 0 {
+		t.Errorf("writer saw %d errors: the parked session was not resumed transparently", errs)
+	}
+	missing := missingKeys(t, master, w.snapshot())
+	if len(missing) > 0 {
+		t.Errorf("%d acked keys missing on the master after the abort", len(missing))
+	}
+	t.Logf("RESULT aborted failover: fenced %s, resumed with %d connection errors, %d acked writes, %d lost",
+		unfencedAt.Sub(fencedAt).Round(time.Millisecond), errs, w.count(), len(missing))
 }

@@ -81,6 +81,7 @@ type ack struct {
 type writer struct {
 	addr   string
 	prefix string
+	opts   []redis.DialOption
 	stop   chan struct{}
 	done   chan struct{}
 
@@ -90,8 +91,8 @@ type writer struct {
 	firstErr error
 }
 
-func startWriter(t *testing.T, addr, prefix string) *writer {
-	w := &writer{addr: addr, prefix: prefix, stop: make(chan struct{}), done: make(chan struct{})}
+func startWriter(t *testing.T, addr, prefix string, opts ...redis.DialOption) *writer {
+	w := &writer{addr: addr, prefix: prefix, opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	t.Cleanup(w.halt)
 	return w
@@ -111,8 +112,8 @@ func (w *writer) run() {
 		}
 		if c == nil {
 			var err error
-			c, err = redis.Dial("tcp", w.addr, redis.DialConnectTimeout(time.Second),
-				redis.DialReadTimeout(15*time.Second), redis.DialWriteTimeout(time.Second))
+			c, err = redis.Dial("tcp", w.addr, append([]redis.DialOption{redis.DialConnectTimeout(time.Second),
+				redis.DialReadTimeout(15 * time.Second), redis.DialWriteTimeout(time.Second)}, w.opts...)...)
 			if err != nil {
 				w.noteErr(err)
 				time.Sleep(5 * time.Millisecond)

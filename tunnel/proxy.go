@@ -228,12 +228,16 @@ func (t *Tunnel) Start(ctx context.Context) error {
 	for _, e := range t.cfg.Masters {
 		if err := bind(e.Name, "master", e.Listen); err != nil {
 			t.closeListeners()
+			t.listeners = nil
+			t.started.Store(false)
 			return err
 		}
 	}
 	for _, e := range t.cfg.Replicas {
 		if err := bind(e.Name, "replicas", e.Listen); err != nil {
 			t.closeListeners()
+			t.listeners = nil
+			t.started.Store(false)
 			return err
 		}
 	}
