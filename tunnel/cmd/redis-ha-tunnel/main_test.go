@@ -22,15 +22,31 @@ import (
 	"github.com/redis-ha/redis-ha/internal/redisproc/redisproctest"
 )
 
-// buildBinary compiles the command once per test run.
+// builtBinary is the command compiled once by TestMain for the tests that run it.
+var builtBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "redis-ha-tunnel-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	builtBinary = filepath.Join(dir, "redis-ha-tunnel")
+	code := 0
+	if out, err := exec.Command("go", "build", "-o", builtBinary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		code = 1
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildBinary returns the binary TestMain built.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "redis-ha-tunnel")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return builtBinary
 }
 
 func TestBinaryBadFlagExitsWithOneLine(t *testing.T) {
