@@ -1,18 +1,25 @@
 package tunnel
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+
+	"github.com/redis-ha/redis-ha/internal/redisproc"
+	"github.com/redis-ha/redis-ha/internal/redisproc/redisproctest"
 )
 
 // testCA issues certificates for loopback names, for TLS tests.
@@ -109,4 +116,58 @@ func TestIntegrationClientTLS(t *testing.T) {
 	if err == nil {
 		t.Fatal("client without certificate was served")
 	}
+}
+
+// writePEM writes the CA and a leaf certificate/key as PEM files and returns their paths.
+func (ca *testCA) writePEM(t *testing.T, leaf tls.Certificate) (caFile, certFile, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	keyDER, err := x509.MarshalECPrivateKey(leaf.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, block := range map[string]*pem.Block{
+		caFile:   {Type: "CERTIFICATE", Bytes: ca.cert.Raw},
+		certFile: {Type: "CERTIFICATE", Bytes: leaf.Certificate[0]},
+		keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, certFile, keyFile
+}
+
+// TestIntegrationUpstreamTLSFailover runs Redis and Sentinel TLS-only: the tunnel's
+// control connections and data path use TLS upstream (clients stay plain) and it follows
+// a graceful failover without losing an acked write.
+func TestIntegrationUpstreamTLSFailover(t *testing.T) {
+	requireIntegration(t)
+	t.Parallel()
+	ca := newTestCA(t)
+	caFile, certFile, keyFile := ca.writePEM(t, ca.issue(t, "redis"))
+	clientTLS := &tls.Config{RootCAs: ca.pool, MinVersion: tls.VersionTLS12}
+	c := redisproctest.StartCluster(t, redisproc.ClusterOptions{
+		Replicas: 1, Sentinels: 3, DownAfter: time.Second, FailoverTimeout: 4 * time.Second,
+		TLS: &redisproc.ClusterTLS{CertFile: certFile, KeyFile: keyFile, CAFile: caFile, Client: clientTLS},
+	})
+	name := c.MasterName()
+	tun := startTunnel(t, c, func(cfg *Config) { cfg.UpstreamTLS = clientTLS })
+	w := startWriter(t, tun.MasterAddr(name).String(), "tls")
+	waitFor(t, 5*time.Second, "first acked writes", func() bool { return w.count() > 100 })
+	ctx := context.Background()
+	newMaster, err := c.Failover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "tunnel on the new master", func() bool { return tun.Status()[name].Master == newMaster.Addr() })
+	before := w.count()
+	waitFor(t, 5*time.Second, "writes after failover", func() bool { return w.count() > before+100 })
+	w.halt()
+	missing := missingKeys(t, newMaster, w.snapshot())
+	if len(missing) > 0 {
+		t.Errorf("%d acked keys missing after a TLS failover", len(missing))
+	}
+	t.Logf("RESULT upstream TLS: %d acked writes, %d lost", w.count(), len(missing))
 }

@@ -17,6 +17,12 @@ type watcherMsg struct {
 	err   error
 	views []pollView
 	info  replicationInfo
+	watch *candidateWatch
+}
+
+// candidateWatch is one running watchCandidate goroutine.
+type candidateWatch struct {
+	cancel context.CancelFunc
 }
 
 type watcherMsgKind int
@@ -27,6 +33,7 @@ const (
 	msgPoll
 	msgFenceOffset
 	msgPollNow
+	msgCandidateDone
 )
 
 // candidatePollInterval is how often a chosen replica is asked for ROLE while a failover
@@ -56,7 +63,7 @@ type masterWatcher struct {
 	// Owned by the loop goroutine.
 	m              *failoverMachine
 	verifying      map[string]bool
-	candidates     map[string]context.CancelFunc
+	candidates     map[string]*candidateWatch
 	pollRunning    bool
 	fenceOffset    int64
 	fenceOffsetFor string
@@ -81,7 +88,7 @@ func newMasterWatcher(name string, sentinels []string, d *controlDialer, poll, h
 		inbox:      make(chan watcherMsg, 1024),
 		m:          newFailoverMachine(name, hold),
 		verifying:  map[string]bool{},
-		candidates: map[string]context.CancelFunc{},
+		candidates: map[string]*candidateWatch{},
 	}
 }
 
@@ -118,9 +125,7 @@ func (w *masterWatcher) run(ctx context.Context) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	defer func() {
-		for _, cancel := range w.candidates {
-			cancel()
-		}
+		w.stopCandidates()
 	}()
 	w.startPoll(ctx)
 	for {
@@ -144,6 +149,13 @@ func (w *masterWatcher) run(ctx context.Context) {
 			case msgRole:
 				delete(w.verifying, msg.addr)
 				acts = w.m.onRole(msg.addr, msg.role, msg.err, time.Now())
+			case msgCandidateDone:
+				// Forget a watch that ended on its own (found master or timed out), so a
+				// later failover can watch the same address again.
+				if w.candidates[msg.addr] == msg.watch {
+					delete(w.candidates, msg.addr)
+				}
+				continue
 			case msgPollNow:
 				w.startPoll(ctx)
 				continue
@@ -195,6 +207,7 @@ func (w *masterWatcher) exec(ctx context.Context, a action) {
 		w.metrics.fenced.WithLabelValues(w.name).Set(0)
 		w.metrics.unfences.WithLabelValues(w.name).Inc()
 		w.fencedAt = time.Time{}
+		w.stopCandidates()
 		w.ep.unfence(a.Addr)
 	case actSetDown:
 		if a.Down {
@@ -218,8 +231,13 @@ func (w *masterWatcher) exec(ctx context.Context, a action) {
 		}
 		w.log.Info("watching failover candidate", "addr", a.Addr, "reason", a.Reason)
 		cctx, cancel := context.WithTimeout(ctx, max(w.hold, 5*time.Second))
-		w.candidates[a.Addr] = cancel
-		go w.watchCandidate(cctx, a.Addr)
+		watch := &candidateWatch{cancel: cancel}
+		w.candidates[a.Addr] = watch
+		go func() {
+			defer cancel()
+			w.watchCandidate(cctx, a.Addr)
+			w.send(ctx, watcherMsg{kind: msgCandidateDone, addr: a.Addr, watch: watch})
+		}()
 	case actCutover:
 		w.cutover(ctx, a.From, a.Addr)
 	}
@@ -260,13 +278,18 @@ func (w *masterWatcher) watchCandidate(ctx context.Context, addr string) {
 	}
 }
 
+// stopCandidates ends every candidate ROLE watch: the failover they belong to is over.
+func (w *masterWatcher) stopCandidates() {
+	for addr, watch := range w.candidates {
+		watch.cancel()
+		delete(w.candidates, addr)
+	}
+}
+
 // cutover moves the route to the verified master to and closes every session on from.
 func (w *masterWatcher) cutover(ctx context.Context, from, to string) {
 	started := time.Now()
-	for addr, cancel := range w.candidates {
-		cancel()
-		delete(w.candidates, addr)
-	}
+	w.stopCandidates()
 	if from != "" && w.fenceOffsetFor == from {
 		// Everything the old master acknowledged up to the fence must be in the new
 		// master's promoted stream.

@@ -2,6 +2,7 @@ package redisproc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -42,10 +43,39 @@ type ClusterOptions struct {
 	// (replica-announce-ip), replicaof and sentinel monitor use it, and the Sentinels run
 	// with resolve-hostnames and announce-hostnames, so events and replies carry it.
 	Hostname string
+	// TLS, when set, runs every server and Sentinel TLS-only, replication and Sentinel
+	// links included.
+	TLS *ClusterTLS
 	// ReadyTimeout bounds the whole start including Sentinel discovery (default 30s).
 	ReadyTimeout time.Duration
 	// Logger receives lifecycle messages; nil discards them.
 	Logger *slog.Logger
+}
+
+// ClusterTLS names the PEM files a TLS cluster uses and the client config to reach it.
+type ClusterTLS struct {
+	// CertFile and KeyFile are the certificate every process serves and presents to peers.
+	CertFile, KeyFile string
+	// CAFile verifies peers.
+	CAFile string
+	// Client is the tls.Config readiness checks and Process.Client use.
+	Client *tls.Config
+}
+
+func (t *ClusterTLS) config() string {
+	if t == nil {
+		return ""
+	}
+	// Clients need no certificate: the tunnel test verifies the servers only.
+	return fmt.Sprintf("tls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\ntls-replication yes\ntls-auth-clients no\n",
+		quote(t.CertFile), quote(t.KeyFile), quote(t.CAFile))
+}
+
+func (t *ClusterTLS) client() *tls.Config {
+	if t == nil {
+		return nil
+	}
+	return t.Client
 }
 
 func (o *ClusterOptions) defaults() {
@@ -83,6 +113,7 @@ func ServerConfig(opts ClusterOptions, replicaOf string) string {
 	// Diskless sync with no delay: replicas come up in milliseconds, not seconds.
 	b.WriteString("repl-diskless-sync yes\nrepl-diskless-sync-delay 0\n")
 	b.WriteString("protected-mode no\n")
+	b.WriteString(opts.TLS.config())
 	if opts.Password != "" {
 		fmt.Fprintf(&b, "requirepass %s\nmasterauth %s\n", quote(opts.Password), quote(opts.Password))
 	}
@@ -107,6 +138,7 @@ func SentinelConfig(opts ClusterOptions, masterAddr string) string {
 	host, port, _ := net.SplitHostPort(masterAddr)
 	var b strings.Builder
 	b.WriteString("protected-mode no\n")
+	b.WriteString(opts.TLS.config())
 	if opts.Hostname != "" {
 		host = opts.Hostname
 		b.WriteString("sentinel resolve-hostnames yes\nsentinel announce-hostnames yes\n")
@@ -145,7 +177,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (_ *Cluster, err err
 		}
 	}()
 	start := func(kind Kind, name, config string) (*Process, error) {
-		return Start(ctx, Spec{Kind: kind, Name: name, Config: config, Password: c.passwordFor(kind), Logger: opts.Logger})
+		return Start(ctx, Spec{Kind: kind, Name: name, Config: config, Password: c.passwordFor(kind), TLS: opts.TLS.client(), Logger: opts.Logger})
 	}
 	master, err := start(KindServer, "redis-0", ServerConfig(opts, ""))
 	if err != nil {
