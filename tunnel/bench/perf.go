@@ -392,9 +392,11 @@ type env struct {
 type envOptions struct {
 	tunnelBinary string
 	downAfter    time.Duration
-	inProcess    bool
-	progress     io.Writer
-	logger       *slog.Logger
+	// failoverTimeout is Sentinel's failover-timeout (0: redisproc default).
+	failoverTimeout time.Duration
+	inProcess       bool
+	progress        io.Writer
+	logger          *slog.Logger
 }
 
 func (e *env) targetNames() []string { return e.order }
@@ -409,9 +411,9 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	if e.dir, err = os.MkdirTemp("", "tunnel-bench-"); err != nil {
 		return nil, fmt.Errorf("create temp dir: %w", err)
 	}
-	fmt.Fprintf(o.progress, "starting 1 master + 2 replicas + 3 sentinels (down-after %s)\n", o.downAfter)
+	fmt.Fprintf(o.progress, "starting 1 master + 2 replicas + 3 sentinels (down-after %s, failover-timeout %s)\n", o.downAfter, o.failoverTimeout)
 	e.cluster, err = redisproc.StartCluster(ctx, redisproc.ClusterOptions{
-		MasterName: masterNameBase, Replicas: 2, Sentinels: 3, DownAfter: o.downAfter,
+		MasterName: masterNameBase, Replicas: 2, Sentinels: 3, DownAfter: o.downAfter, FailoverTimeout: o.failoverTimeout,
 		// Idle-client runs put 10k+ connections on the master.
 		ServerConfig: "maxclients 30000\n", Logger: o.logger,
 	})
