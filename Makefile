@@ -41,6 +41,25 @@ test-tunnel: ## tunnel + redisproc tests only (unit, fuzz seeds, integration wit
 fuzz-tunnel: ## fuzz every tunnel parser for FUZZTIME each (new crashers land in tunnel/testdata/fuzz)
 	@for f in $(TUNNEL_FUZZ); do $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./tunnel/ || exit 1; done
 
+# Benchmarks against real redis/sentinel/haproxy processes on loopback; not part of `make test`.
+BENCH_ARGS ?=
+CHAOS_ARGS ?=
+BENCH_BIN := $(OUTPUT)/bench
+
+.PHONY: bench-tunnel chaos-tunnel bench-tunnel-go bench-binaries
+bench-binaries: ## build the tunnel and the benchmark harness into _output/bench
+	@mkdir -p $(BENCH_BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BENCH_BIN)/ ./tunnel/cmd/redis-ha-tunnel ./tunnel/bench/cmd/redis-ha-tunnel-bench
+
+bench-tunnel: bench-binaries ## redis-benchmark: direct vs Helm-chart HAProxy vs tunnel (3 rounds, medians), 10k idle clients RSS; BENCH_ARGS=--rounds 1 ...
+	$(BENCH_BIN)/redis-ha-tunnel-bench perf --tunnel-binary $(BENCH_BIN)/redis-ha-tunnel $(BENCH_ARGS)
+
+chaos-tunnel: bench-binaries ## 3 graceful + 3 kill -9 failovers through tunnel and HAProxy: lost acked writes, time to first write, docs/images/failover-timeline.svg; CHAOS_ARGS=--graceful 1 ...
+	$(BENCH_BIN)/redis-ha-tunnel-bench chaos --tunnel-binary $(BENCH_BIN)/redis-ha-tunnel $(CHAOS_ARGS)
+
+bench-tunnel-go: ## Go benchmarks of the tunnel data path (round trips and connects through an in-process tunnel vs direct)
+	$(GO) test -run '^$$' -bench . -benchmem ./tunnel/bench/
+
 
 # ---- function, API and packages ---------------------------------------------
 
