@@ -133,3 +133,24 @@ func parseDuration(field, value, def string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// Keys of the connection Secret that applications read. The legacy XRD lists them as
+// connectionSecretKeys, so a RedisHAClaim's writeConnectionSecretToRef carries exactly these.
+const (
+	ConnectionSecretKeyHost         = "host"
+	ConnectionSecretKeyPort         = "port"
+	ConnectionSecretKeyPassword     = "password"
+	ConnectionSecretKeyURL          = "url"
+	ConnectionSecretKeyReadOnlyHost = "readOnlyHost"
+	ConnectionSecretKeyReadOnlyPort = "readOnlyPort"
+	ConnectionSecretKeyReadOnlyURL  = "readOnlyUrl"
+)
+
+// ConnectionSecretKeys returns every key of the connection Secret. The read-only keys are
+// present only with spec.tunnel.readOnlyEndpoint, the password only with spec.auth.enabled.
+func ConnectionSecretKeys() []string {
+	return []string{
+		ConnectionSecretKeyHost, ConnectionSecretKeyPort, ConnectionSecretKeyPassword, ConnectionSecretKeyURL,
+		ConnectionSecretKeyReadOnlyHost, ConnectionSecretKeyReadOnlyPort, ConnectionSecretKeyReadOnlyURL,
+	}
+}

@@ -50,7 +50,8 @@ type XRedisHA struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	// Spec is the desired Redis deployment; see RedisHA.
+	// Spec is the desired Redis deployment. Every field has a default, so `spec: {}` is a
+	// complete request for a small three-node Redis with three Sentinels and two tunnels.
 	// +kubebuilder:default={}
 	Spec RedisHASpec `json:"spec,omitempty"`
 
@@ -81,8 +82,8 @@ const (
 
 // RedisHASpec is the desired state of a RedisHA (and of an XRedisHA / RedisHAClaim).
 //
-// +kubebuilder:validation:XValidation:rule="self.size == 'custom' || !has(self.resources)",message="spec.resources is only read when spec.size is custom: set spec.size: custom to use explicit resources, or remove spec.resources to use the preset",fieldPath=".resources",reason=FieldValueForbidden
-// +kubebuilder:validation:XValidation:rule="self.size != 'custom' || has(self.resources)",message="spec.size: custom needs spec.resources with at least limits.memory: add spec.resources, or pick the preset size small, medium or large",fieldPath=".size",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="(has(self.size) && self.size == 'custom') || !has(self.resources)",message="spec.resources is only read when spec.size is custom: set spec.size: custom to use explicit resources, or remove spec.resources to use the preset",fieldPath=".resources",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.size) || self.size != 'custom' || has(self.resources)",message="spec.size: custom needs spec.resources with at least limits.memory: add spec.resources, or pick the preset size small, medium or large",fieldPath=".size",reason=FieldValueRequired
 type RedisHASpec struct {
 	// Size picks requests, limits and Redis maxmemory for every container from a preset:
 	// small (256Mi Redis), medium (1Gi) or large (4Gi). Use custom to give the Redis
@@ -244,10 +245,10 @@ type RedisSpec struct {
 	MaxMemoryPolicy MaxMemoryPolicy `json:"maxMemoryPolicy,omitempty"`
 
 	// Config holds extra redis.conf settings. Only tuning keys that cannot break
-	// replication, persistence, auth or failover are accepted (see AllowedRedisConfigKeys);
+	// replication, persistence, auth or failover are accepted (listed in docs/api.md);
 	// everything else is managed by RedisHA through its own fields.
 	// +kubebuilder:validation:MaxProperties=32
-	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['timeout', 'tcp-keepalive', 'maxclients', 'hz', 'dynamic-hz', 'maxmemory-samples', 'maxmemory-eviction-tenacity', 'lazyfree-lazy-eviction', 'lazyfree-lazy-expire', 'lazyfree-lazy-server-del', 'lazyfree-lazy-user-del', 'lazyfree-lazy-user-flush', 'replica-lazy-flush', 'notify-keyspace-events', 'slowlog-log-slower-than', 'slowlog-max-len', 'latency-monitor-threshold', 'latency-tracking', 'active-expire-effort', 'activedefrag', 'io-threads', 'appendfsync', 'auto-aof-rewrite-percentage', 'auto-aof-rewrite-min-size', 'repl-backlog-size', 'repl-backlog-ttl', 'repl-timeout', 'repl-diskless-sync', 'repl-diskless-sync-delay', 'client-query-buffer-limit', 'proto-max-bulk-len', 'hash-max-listpack-entries', 'hash-max-listpack-value', 'list-max-listpack-size', 'list-compress-depth', 'set-max-intset-entries', 'set-max-listpack-entries', 'set-max-listpack-value', 'zset-max-listpack-entries', 'zset-max-listpack-value', 'stream-node-max-bytes', 'stream-node-max-entries'])",messageExpression="'spec.redis.config: ' + self.filter(k, !(k in ['timeout', 'tcp-keepalive', 'maxclients', 'hz', 'dynamic-hz', 'maxmemory-samples', 'maxmemory-eviction-tenacity', 'lazyfree-lazy-eviction', 'lazyfree-lazy-expire', 'lazyfree-lazy-server-del', 'lazyfree-lazy-user-del', 'lazyfree-lazy-user-flush', 'replica-lazy-flush', 'notify-keyspace-events', 'slowlog-log-slower-than', 'slowlog-max-len', 'latency-monitor-threshold', 'latency-tracking', 'active-expire-effort', 'activedefrag', 'io-threads', 'appendfsync', 'auto-aof-rewrite-percentage', 'auto-aof-rewrite-min-size', 'repl-backlog-size', 'repl-backlog-ttl', 'repl-timeout', 'repl-diskless-sync', 'repl-diskless-sync-delay', 'client-query-buffer-limit', 'proto-max-bulk-len', 'hash-max-listpack-entries', 'hash-max-listpack-value', 'list-max-listpack-size', 'list-compress-depth', 'set-max-intset-entries', 'set-max-listpack-entries', 'set-max-listpack-value', 'zset-max-listpack-entries', 'zset-max-listpack-value', 'stream-node-max-bytes', 'stream-node-max-entries'])).join(', ') + ' may not be set here: RedisHA manages it (use the matching spec field) or it could break replication or failover; see docs/api.md for the allowed keys'"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['timeout', 'tcp-keepalive', 'maxclients', 'hz', 'dynamic-hz', 'maxmemory-samples', 'maxmemory-eviction-tenacity', 'lazyfree-lazy-eviction', 'lazyfree-lazy-expire', 'lazyfree-lazy-server-del', 'lazyfree-lazy-user-del', 'lazyfree-lazy-user-flush', 'replica-lazy-flush', 'notify-keyspace-events', 'slowlog-log-slower-than', 'slowlog-max-len', 'latency-monitor-threshold', 'latency-tracking', 'active-expire-effort', 'activedefrag', 'io-threads', 'appendfsync', 'auto-aof-rewrite-percentage', 'auto-aof-rewrite-min-size', 'repl-backlog-size', 'repl-backlog-ttl', 'repl-timeout', 'repl-diskless-sync', 'repl-diskless-sync-delay', 'client-query-buffer-limit', 'proto-max-bulk-len', 'hash-max-listpack-entries', 'hash-max-listpack-value', 'list-max-listpack-size', 'list-compress-depth', 'set-max-intset-entries', 'set-max-listpack-entries', 'set-max-listpack-value', 'zset-max-listpack-entries', 'zset-max-listpack-value', 'stream-node-max-bytes', 'stream-node-max-entries'])",message="spec.redis.config has a key that is not allow-listed: see docs/api.md for the allowed keys",messageExpression="'spec.redis.config key ' + self.filter(k, !(k in ['timeout', 'tcp-keepalive', 'maxclients', 'hz', 'dynamic-hz', 'maxmemory-samples', 'maxmemory-eviction-tenacity', 'lazyfree-lazy-eviction', 'lazyfree-lazy-expire', 'lazyfree-lazy-server-del', 'lazyfree-lazy-user-del', 'lazyfree-lazy-user-flush', 'replica-lazy-flush', 'notify-keyspace-events', 'slowlog-log-slower-than', 'slowlog-max-len', 'latency-monitor-threshold', 'latency-tracking', 'active-expire-effort', 'activedefrag', 'io-threads', 'appendfsync', 'auto-aof-rewrite-percentage', 'auto-aof-rewrite-min-size', 'repl-backlog-size', 'repl-backlog-ttl', 'repl-timeout', 'repl-diskless-sync', 'repl-diskless-sync-delay', 'client-query-buffer-limit', 'proto-max-bulk-len', 'hash-max-listpack-entries', 'hash-max-listpack-value', 'list-max-listpack-size', 'list-compress-depth', 'set-max-intset-entries', 'set-max-listpack-entries', 'set-max-listpack-value', 'zset-max-listpack-entries', 'zset-max-listpack-value', 'stream-node-max-bytes', 'stream-node-max-entries']))[0] + ' may not be set here: RedisHA manages it (use the matching spec field) or it could break replication or failover; see docs/api.md for the allowed keys'"
 	// +optional
 	Config map[string]RedisConfigValue `json:"config,omitempty"`
 }
@@ -279,7 +280,7 @@ type ImageSpec struct {
 
 // PersistenceSpec configures Redis persistence.
 //
-// +kubebuilder:validation:XValidation:rule="(self.mode == 'none') == (oldSelf.mode == 'none')",message="spec.redis.persistence.mode cannot switch between none and aof/rdb after creation, because StatefulSet volume claim templates are immutable: create a new RedisHA and migrate",fieldPath=".mode"
+// +kubebuilder:validation:XValidation:rule="!has(self.mode) || !has(oldSelf.mode) || (self.mode == 'none') == (oldSelf.mode == 'none')",message="spec.redis.persistence.mode cannot switch between none and aof/rdb after creation, because StatefulSet volume claim templates are immutable: create a new RedisHA and migrate",fieldPath=".mode"
 type PersistenceSpec struct {
 	// Mode is aof (append-only file, fsync every second), rdb (periodic snapshots) or none
 	// (memory only; a pod restart resyncs from the master).
@@ -296,7 +297,7 @@ type PersistenceSpec struct {
 // StorageSpec is the PersistentVolumeClaim template of the Redis pods.
 //
 // +kubebuilder:validation:XValidation:rule="has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",message="spec.redis.persistence.storage.storageClassName is immutable: StatefulSet volume claim templates cannot change; create a new RedisHA to move storage class",fieldPath=".storageClassName"
-// +kubebuilder:validation:XValidation:rule="self.size == oldSelf.size",message="spec.redis.persistence.storage.size is immutable, because StatefulSet volume claim templates cannot change: expand the PVCs directly if the storage class allows it",fieldPath=".size"
+// +kubebuilder:validation:XValidation:rule="!has(self.size) || !has(oldSelf.size) || self.size == oldSelf.size",message="spec.redis.persistence.storage.size is immutable, because StatefulSet volume claim templates cannot change: expand the PVCs directly if the storage class allows it",fieldPath=".size"
 type StorageSpec struct {
 	// Size of each Redis pod's volume. Give it room for twice the dataset: AOF rewrites and
 	// RDB saves write a new file next to the old one.
@@ -314,8 +315,8 @@ type StorageSpec struct {
 
 // SentinelSpec configures the Sentinel quorum.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.quorum) || self.quorum <= self.replicas",message="spec.sentinel.quorum must not exceed spec.sentinel.replicas, or no failover can ever be agreed: lower quorum or remove it to use the majority",fieldPath=".quorum"
-// +kubebuilder:validation:XValidation:rule="!self.failoverTimeout.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.downAfter.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.failoverTimeout) > duration(self.downAfter)",message="spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter",fieldPath=".failoverTimeout"
+// +kubebuilder:validation:XValidation:rule="!has(self.quorum) || !has(self.replicas) || self.quorum <= self.replicas",message="spec.sentinel.quorum must not exceed spec.sentinel.replicas, or no failover can ever be agreed: lower quorum or remove it to use the majority",fieldPath=".quorum"
+// +kubebuilder:validation:XValidation:rule="!has(self.failoverTimeout) || !has(self.downAfter) || !self.failoverTimeout.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.downAfter.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.failoverTimeout) > duration(self.downAfter)",message="spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter",fieldPath=".failoverTimeout"
 type SentinelSpec struct {
 	// Replicas is the number of Sentinel pods. It must be odd so a strict majority exists
 	// to authorize a failover.
@@ -389,7 +390,7 @@ type TunnelSpec struct {
 
 // AuthSpec configures password authentication.
 //
-// +kubebuilder:validation:XValidation:rule="self.enabled || !has(self.existingSecret)",message="spec.auth.existingSecret is only used with spec.auth.enabled: true: enable auth or remove existingSecret",fieldPath=".existingSecret"
+// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || self.enabled || !has(self.existingSecret)",message="spec.auth.existingSecret is only used with spec.auth.enabled: true: enable auth or remove existingSecret",fieldPath=".existingSecret"
 type AuthSpec struct {
 	// Enabled requires a password for Redis and Sentinel. When ExistingSecret is empty a
 	// random password is generated once and kept across updates.
@@ -422,8 +423,8 @@ type SecretKeyRef struct {
 
 // TLSSpec configures TLS.
 //
-// +kubebuilder:validation:XValidation:rule="!self.enabled || has(self.secretName)",message="spec.tls.secretName is required when spec.tls.enabled is true: name a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt (e.g. from cert-manager)",fieldPath=".secretName",reason=FieldValueRequired
-// +kubebuilder:validation:XValidation:rule="self.enabled || !has(self.secretName)",message="spec.tls.secretName is only used with spec.tls.enabled: true: enable TLS or remove secretName",fieldPath=".secretName"
+// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || !self.enabled || has(self.secretName)",message="spec.tls.secretName is required when spec.tls.enabled is true: name a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt (e.g. from cert-manager)",fieldPath=".secretName",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="(has(self.enabled) && self.enabled) || !has(self.secretName)",message="spec.tls.secretName is only used with spec.tls.enabled: true: enable TLS or remove secretName",fieldPath=".secretName"
 type TLSSpec struct {
 	// Enabled serves clients, replication and Sentinel over TLS only.
 	// +kubebuilder:default=false
@@ -441,7 +442,7 @@ type TLSSpec struct {
 
 // NetworkPolicySpec configures the NetworkPolicy in front of the pods.
 //
-// +kubebuilder:validation:XValidation:rule="self.enabled || !has(self.allowedClients)",message="spec.networkPolicy.allowedClients is only used with spec.networkPolicy.enabled: true: enable the policy or remove allowedClients",fieldPath=".allowedClients"
+// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || self.enabled || !has(self.allowedClients)",message="spec.networkPolicy.allowedClients is only used with spec.networkPolicy.enabled: true: enable the policy or remove allowedClients",fieldPath=".allowedClients"
 type NetworkPolicySpec struct {
 	// Enabled creates a NetworkPolicy that admits only the RedisHA's own pods between each
 	// other and AllowedClients to the tunnel.
@@ -474,7 +475,7 @@ type PeerSelector struct {
 
 // MetricsSpec configures Prometheus metrics for Redis.
 //
-// +kubebuilder:validation:XValidation:rule="self.enabled || !self.serviceMonitor.enabled",message="spec.metrics.serviceMonitor.enabled needs spec.metrics.enabled: true, because the ServiceMonitor scrapes the exporter sidecar",fieldPath=".serviceMonitor.enabled"
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceMonitor) || !has(self.serviceMonitor.enabled) || !self.serviceMonitor.enabled || (has(self.enabled) && self.enabled)",message="spec.metrics.serviceMonitor.enabled needs spec.metrics.enabled: true, because the ServiceMonitor scrapes the exporter sidecar",fieldPath=".serviceMonitor.enabled"
 type MetricsSpec struct {
 	// Enabled adds a redis_exporter sidecar (port 9121) to every Redis pod.
 	// +kubebuilder:default=false
@@ -588,7 +589,7 @@ type TopologySpreadSpec struct {
 
 // ConnectionSecretSpec names the connection Secret.
 type ConnectionSecretSpec struct {
-	// Name of the Secret. Empty means "<metadata.name>-redis" (see ConnectionSecretName).
+	// Name of the Secret. Empty means "<metadata.name>-redis".
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +optional
