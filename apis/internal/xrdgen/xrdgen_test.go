@@ -68,9 +68,9 @@ func TestXRDsDecodeIntoCrossplaneTypes(t *testing.T) {
 	}
 	type summary struct {
 		APIVersion, Name, Kind, Plural, Scope, Composition, ClaimKind, ClaimPlural string
-		Versions                                                                  int
-		Referenceable                                                             bool
-		ConnectionKeys                                                            []string
+		Versions                                                                   int
+		Referenceable                                                              bool
+		ConnectionKeys                                                             []string
 	}
 	gotNS := summary{
 		APIVersion: ns.APIVersion, Name: ns.Name, Kind: ns.Spec.Names.Kind, Plural: ns.Spec.Names.Plural,
