@@ -12,6 +12,7 @@ package schemacheck
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -25,7 +26,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
@@ -178,10 +179,15 @@ func (r Result) Err() error {
 // old. Unknown fields are errors, as with kubectl's strict field validation. Neither input is
 // modified.
 func (v *Validator) Validate(ctx context.Context, obj, old map[string]any) Result {
-	o := runtime.DeepCopyJSON(obj)
+	o, err := normalize(obj)
+	if err != nil {
+		return Result{Errors: field.ErrorList{field.InternalError(nil, err)}}
+	}
 	var oldCopy map[string]any
 	if old != nil {
-		oldCopy = runtime.DeepCopyJSON(old)
+		if oldCopy, err = normalize(old); err != nil {
+			return Result{Errors: field.ErrorList{field.InternalError(nil, err)}}
+		}
 		structuraldefaulting.Default(oldCopy, v.structural)
 	}
 	structuraldefaulting.Default(o, v.structural)
@@ -205,6 +211,21 @@ func (v *Validator) Validate(ctx context.Context, obj, old map[string]any) Resul
 		errs = append(errs, celErrs...)
 	}
 	return Result{Object: o, Errors: errs}
+}
+
+// normalize deep-copies obj through JSON the way the API server decodes a request body, so
+// whole numbers become int64 (YAML and encoding/json decoders produce float64, which CEL
+// rejects for integer fields).
+func normalize(obj map[string]any) (map[string]any, error) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encoding object: %w", err)
+	}
+	out := map[string]any{}
+	if err := utiljson.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("decoding object: %w", err)
+	}
+	return out, nil
 }
 
 // DecodeYAMLDocuments splits a multi-document YAML file into objects, skipping empty ones.
