@@ -42,6 +42,7 @@ func AllowedRedisConfigKeys() []string {
 		"repl-diskless-sync",
 		"repl-diskless-sync-delay",
 		"repl-timeout",
+		"replica-lazy-flush",
 		"set-max-intset-entries",
 		"set-max-listpack-entries",
 		"set-max-listpack-value",

@@ -70,9 +70,11 @@ func PresetFor(size Size) (Preset, error) {
 	}, nil
 }
 
-// maxMemoryFor is maxMemoryPercent of a memory limit, in bytes.
+// maxMemoryFor is maxMemoryPercent of a memory limit, in bytes, rounded down. It splits the
+// value so the multiplication can neither overflow nor lose the remainder of the division.
 func maxMemoryFor(limit resource.Quantity) int64 {
-	return limit.Value() / 100 * maxMemoryPercent
+	v := limit.Value()
+	return v/100*maxMemoryPercent + v%100*maxMemoryPercent/100
 }
 
 // ContainerResources returns the resources of every container for this spec: the preset of spec.size,
