@@ -87,8 +87,8 @@ func TestContainerResources(t *testing.T) {
 			},
 		},
 		"CustomWithoutLimits": {
-			reason: "the function must not guess maxmemory",
-			spec:   v1alpha1.RedisHASpec{Size: v1alpha1.SizeCustom},
+			reason:  "the function must not guess maxmemory",
+			spec:    v1alpha1.RedisHASpec{Size: v1alpha1.SizeCustom},
 			wantErr: "spec.resources.limits.memory is required with spec.size: custom, because Redis maxmemory is derived from it",
 		},
 		"CustomBadQuantity": {
@@ -114,8 +114,8 @@ func TestContainerResources(t *testing.T) {
 			wantErr: `spec.resources is only read when spec.size is custom (spec.size is "small"): set spec.size: custom, or remove spec.resources`,
 		},
 		"UnknownSize": {
-			reason: "an unknown size names the choices",
-			spec:   v1alpha1.RedisHASpec{Size: "huge"},
+			reason:  "an unknown size names the choices",
+			spec:    v1alpha1.RedisHASpec{Size: "huge"},
 			wantErr: `spec.size "huge" has no preset: use small, medium or large (custom takes spec.resources)`,
 		},
 	}
