@@ -65,7 +65,7 @@ func TestPackageMetadata(t *testing.T) {
 	}
 	type meta struct {
 		CfgAPIVersion, CfgKind, FnAPIVersion, FnKind, FnName, CfgCrossplane, FnCrossplane string
-		Deps                                                                               []dep
+		Deps                                                                              []dep
 	}
 	got := meta{
 		CfgAPIVersion: cfg.APIVersion, CfgKind: cfg.Kind, FnAPIVersion: fn.APIVersion, FnKind: fn.Kind, FnName: fn.Name,
