@@ -19,7 +19,7 @@ import (
 // repoRoot is the repository root as seen from this package's directory, where go test runs.
 const repoRoot = "../../.."
 
-// generated runs the generator once per test binary; loading the types takes about a second.
+// generated runs the generator on the repository.
 func generated(t *testing.T) Files {
 	t.Helper()
 	files, err := Generate(context.Background(), repoRoot)
@@ -29,10 +29,17 @@ func generated(t *testing.T) Files {
 	return files
 }
 
-// TestGeneratedFilesAreUpToDate fails when a committed generated file differs from what the
-// Go types produce now, e.g. after a types change without `make generate`.
-func TestGeneratedFilesAreUpToDate(t *testing.T) {
+// TestGenerate runs the generator once (loading and type-checking the types takes seconds
+// under -race) and checks its output in subtests.
+func TestGenerate(t *testing.T) {
 	files := generated(t)
+	t.Run("CommittedFilesAreUpToDate", func(t *testing.T) { testUpToDate(t, files) })
+	t.Run("XRDsDecodeIntoCrossplaneTypes", func(t *testing.T) { testXRDTypes(t, files) })
+}
+
+// testUpToDate fails when a committed generated file differs from what the Go types produce
+// now, e.g. after a types change without `make generate`.
+func testUpToDate(t *testing.T, files Files) {
 	want := []string{
 		APIDocFile,
 		DeepCopyFile,
@@ -57,10 +64,9 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 	}
 }
 
-// TestXRDsDecodeIntoCrossplaneTypes proves the XRDs use only fields Crossplane's own API types
-// know (strict decoding) and carry the names, scopes and references the packages rely on.
-func TestXRDsDecodeIntoCrossplaneTypes(t *testing.T) {
-	files := generated(t)
+// testXRDTypes proves the XRDs use only fields Crossplane's own API types know (strict
+// decoding) and carry the names, scopes and references the packages rely on.
+func testXRDTypes(t *testing.T, files Files) {
 
 	ns := &xpv2.CompositeResourceDefinition{}
 	if err := yaml.UnmarshalStrict(files[RedisHAXRDFile], ns); err != nil {
