@@ -168,3 +168,23 @@ func TestCompositionsTargetTheirXRDs(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteAndStale(t *testing.T) {
+	root := t.TempDir()
+	files := Files{"a/one.yaml": []byte("one\n"), "two.md": []byte("two\n")}
+	if diff := cmp.Diff([]string{"a/one.yaml", "two.md"}, Stale(root, files)); diff != "" {
+		t.Errorf("Stale before Write: missing files must be stale -want +got:\n%s", diff)
+	}
+	if err := Write(root, files); err != nil {
+		t.Fatal(err)
+	}
+	if got := Stale(root, files); len(got) != 0 {
+		t.Errorf("Stale after Write = %v, want none", got)
+	}
+	if err := os.WriteFile(filepath.Join(root, "two.md"), []byte("edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"two.md"}, Stale(root, files)); diff != "" {
+		t.Errorf("Stale after a hand edit -want +got:\n%s", diff)
+	}
+}
