@@ -399,7 +399,7 @@ type AuthSpec struct {
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// ExistingSecret names a Secret in the RedisHA's namespace holding the password, for
-	// teams that manage it themselves (e.g. from a vault). Rotating it restarts the pods.
+	// teams that manage it themselves (e.g. from a vault).
 	// +optional
 	ExistingSecret *SecretKeyRef `json:"existingSecret,omitempty"`
 }
