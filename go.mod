@@ -3,6 +3,7 @@ module github.com/redis-ha/redis-ha
 go 1.26.0
 
 require (
+	github.com/crossplane/crossplane-runtime/v2 v2.3.1
 	github.com/crossplane/crossplane/apis/v2 v2.3.1
 	github.com/google/go-cmp v0.7.0
 	golang.org/x/tools v0.47.0

@@ -27,21 +27,27 @@ func xrdFiles() map[string]string {
 	}
 }
 
-// loadValidators compiles a validator per XR kind from the committed XRDs (the drift test in
-// apis/internal/xrdgen proves they match the Go types).
+// loadValidators compiles a validator per kind (RedisHA, XRedisHA, RedisHAClaim) from the CRDs
+// Crossplane derives from the committed XRDs (the drift test in apis/internal/xrdgen proves the
+// XRDs match the Go types).
 func loadValidators(t *testing.T) map[string]*schemacheck.Validator {
 	t.Helper()
 	out := map[string]*schemacheck.Validator{}
-	for kind, path := range xrdFiles() {
+	for _, path := range xrdFiles() {
 		x, err := schemacheck.LoadXRD(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := schemacheck.NewValidator(x)
+		vs, err := x.Validators()
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[kind] = v
+		for kind, v := range vs {
+			out[kind] = v
+		}
+	}
+	if len(out) != 3 {
+		t.Fatalf("want validators for RedisHA, XRedisHA and RedisHAClaim, got %d", len(out))
 	}
 	return out
 }
@@ -79,23 +85,24 @@ func errorsOf(r schemacheck.Result) []fieldError {
 	return out
 }
 
-// TestXRDsAreAcceptedByTheAPIServer runs the API server's own CRD validation on the CRDs the
-// XRDs turn into: structural schema, valid defaults, CEL compilation and CEL cost limits.
+// TestXRDsAreAcceptedByTheAPIServer runs the API server's own CRD validation on the CRDs
+// Crossplane creates from the XRDs (XR and claim): structural schema, valid defaults, CEL
+// compilation and CEL cost limits.
 func TestXRDsAreAcceptedByTheAPIServer(t *testing.T) {
-	for kind, path := range xrdFiles() {
+	for _, path := range xrdFiles() {
 		x, err := schemacheck.LoadXRD(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range x.ValidateCRD(context.Background()) {
-			t.Errorf("%s: the API server would reject the %s CRD: %v", path, kind, e)
+		for _, e := range x.ValidateCRDs(context.Background()) {
+			t.Errorf("%s: the API server would reject a CRD Crossplane derives from it: %v", path, e)
 		}
 	}
 }
 
 // TestValidationRulesOnCreate proves every validation rule rejects the object it is meant to
 // reject, with its message at the right field, and that valid objects pass. Each case runs
-// against both XRDs, which share the spec.
+// against RedisHA, XRedisHA and RedisHAClaim, which share the spec.
 func TestValidationRulesOnCreate(t *testing.T) {
 	validators := loadValidators(t)
 	for name, tc := range createCases() {
@@ -424,6 +431,27 @@ func TestValidateAgreesWithSchema(t *testing.T) {
 				if !slices.Contains(goErrs, se) {
 					t.Errorf("%s\nValidate() does not repeat the CEL message at %s: %q\ngot %v", tc.reason, se.Field, se.Detail, goErrs)
 				}
+			}
+		})
+	}
+}
+
+// TestCrossplaneInjectedRules shows the validators use the CRDs Crossplane really creates: its
+// required spec and its 63-character name limit (names become label values) apply too.
+func TestCrossplaneInjectedRules(t *testing.T) {
+	for kind, v := range loadValidators(t) {
+		t.Run(kind, func(t *testing.T) {
+			noSpec := object(t, kind, `{}`)
+			delete(noSpec, "spec")
+			longName := object(t, kind, `{}`)
+			longName["metadata"] = map[string]any{"name": strings.Repeat("a", 64), "namespace": "default"}
+			got := append(errorsOf(v.Validate(context.Background(), noSpec, nil)), errorsOf(v.Validate(context.Background(), longName, nil))...)
+			want := []fieldError{
+				{"spec", ""}, // a field.Required error: the type says it, the detail is empty
+				{"metadata.name", "may not be more than 63 bytes"},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("-want +got:\n%s", diff)
 			}
 		})
 	}
