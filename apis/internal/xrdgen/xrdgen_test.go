@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 
 	xpv1 "github.com/crossplane/crossplane/apis/v2/apiextensions/v1"
@@ -109,6 +111,21 @@ func testXRDTypes(t *testing.T, files Files) {
 	}
 	if diff := cmp.Diff(wantLegacy, gotLegacy); diff != "" {
 		t.Errorf("legacy XRD -want +got:\n%s", diff)
+	}
+
+	// A category named like a resource makes `kubectl get redisha NAME` ambiguous ("you must
+	// specify only one resource"), because kubectl expands the category instead.
+	for _, names := range []extv1.CustomResourceDefinitionNames{ns.Spec.Names, legacy.Spec.Names, *legacy.Spec.ClaimNames} {
+		for _, c := range names.Categories {
+			if c == names.Singular || c == names.Plural || c == strings.ToLower(names.Kind) || slices.Contains(names.ShortNames, c) {
+				t.Errorf("%s: category %q collides with a resource name", names.Kind, c)
+			}
+			for _, other := range []string{v1alpha1.RedisHAPlural, v1alpha1.XRedisHAPlural, v1alpha1.RedisHAClaimPlural, "redisha", "xredisha", "redishaclaim"} {
+				if c == other {
+					t.Errorf("%s: category %q collides with resource name %q", names.Kind, c, other)
+				}
+			}
+		}
 	}
 
 	// Both XRDs must offer exactly the same spec and status.
