@@ -163,11 +163,13 @@ type bufferCloser struct {
 	store func([]byte)
 }
 
+// Close hands the written bytes to the store.
 func (b *bufferCloser) Close() error {
 	b.store(bytes.Clone(b.Bytes()))
 	return nil
 }
 
+// Open returns a writer for one artifact; package code is keyed next to the package's files.
 func (m *memoryOutput) Open(pkg *loader.Package, itemPath string) (io.WriteCloser, error) {
 	key := "crds/" + itemPath
 	if pkg != nil {
