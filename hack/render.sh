@@ -93,7 +93,9 @@ done
 mkdir -p "$RENDER_OUT"
 "$FUNCTION_BIN" --insecure --address="127.0.0.1:$port" >"$RENDER_OUT/function.log" 2>&1 &
 fn_pid=$!
+render_pid=
 stop_function() {
+  [ -z "$render_pid" ] || kill "$render_pid" 2>/dev/null || true
   kill "$fn_pid" 2>/dev/null || true
   wait "$fn_pid" 2>/dev/null || true
 }
@@ -124,7 +126,11 @@ for xr in "$EXAMPLES_DIR"/*.yaml; do
     --function-annotations="render.crossplane.io/runtime-development-target=127.0.0.1:$port")
   kind=${type#* }
   [ -z "${xrd_for[$kind]:-}" ] || args+=(--xrd="${xrd_for[$kind]}")
-  if "$CROSSPLANE" composition render "${args[@]}" >"$out.tmp" 2>"$out.err"; then
+  # In the background and waited for, so a signal reaches our trap at once instead of after
+  # the render finishes.
+  "$CROSSPLANE" composition render "${args[@]}" >"$out.tmp" 2>"$out.err" &
+  render_pid=$!
+  if wait "$render_pid"; then
     mv "$out.tmp" "$out"
     rm -f "$out.err"
     log "$xr -> $out ($(grep -c '^kind:' "$out") objects)"

@@ -4,7 +4,9 @@
 // Function package must also carry our runtime image (entrypoint, non-root user, the binary).
 //
 // The test needs the built files, so it runs only when REDIS_HA_XPKG_DIR names their directory
-// (`make package` sets it); `go test ./...` skips it.
+// (`make package` sets it); `go test ./...` skips it. When REDIS_HA_PINNED_FUNCTION_VERSION is
+// set (a release build), the Configuration must depend on exactly that version of the
+// REDIS_HA_FUNCTION_PACKAGE dependency instead of the committed constraint.
 package xpkg_test
 
 import (
@@ -96,6 +98,10 @@ func TestBuiltPackages(t *testing.T) {
 				return meta{identity(d), spec["dependsOn"]}
 			}
 			want := summarize(srcMeta[0])
+			if pinned := os.Getenv("REDIS_HA_PINNED_FUNCTION_VERSION"); pinned != "" && tc.kind == "Configuration" {
+				pinDependency(t, srcMeta[0], os.Getenv("REDIS_HA_FUNCTION_PACKAGE"), pinned)
+				want = summarize(srcMeta[0])
+			}
 			if want.Object.Kind != tc.kind {
 				t.Fatalf("%s/crossplane.yaml is a %s, want %s", tc.root, want.Object.Kind, tc.kind)
 			}
@@ -125,6 +131,21 @@ func TestBuiltPackages(t *testing.T) {
 			checkRuntime(t, img, cf, pkgLayer, tc.runtime)
 		})
 	}
+}
+
+// pinDependency sets the version of the dependency on pkg in meta, as hack/xpkg-pin does for
+// a release; the committed crossplane.yaml must have that dependency.
+func pinDependency(t *testing.T, meta map[string]any, pkg, version string) {
+	t.Helper()
+	spec, _ := meta["spec"].(map[string]any)
+	deps, _ := spec["dependsOn"].([]any)
+	for _, d := range deps {
+		if dep, ok := d.(map[string]any); ok && dep["package"] == pkg {
+			dep["version"] = version
+			return
+		}
+	}
+	t.Fatalf("configuration/crossplane.yaml has no dependency on %q to pin", pkg)
 }
 
 // packageLayer returns the one layer that the config labels mark as the package layer.
