@@ -12,11 +12,13 @@
 # rendered XR goes to $RENDER_OUT/<example>.yaml; the function's log to $RENDER_OUT/function.log.
 #
 # An example is an XR when a Composition's spec.compositeTypeRef matches its apiVersion and
-# kind; other files (the Function object, claims, which `render` does not take) are skipped and
-# listed. The XRD whose spec.names.kind is the XR's kind is passed with --xrd, so schema
-# defaults apply as in a cluster.
+# kind. `render` takes no claims, so a claim (an XRD in $XRDS_DIR has it as spec.claimNames.kind)
+# is first turned into the XR Crossplane would create for it (hack/claim-xr, written to
+# $RENDER_OUT/<example>.xr.yaml). Other files (the Function object) are skipped and listed.
+# The XRD whose spec.names.kind is the XR's kind is passed with --xrd, so schema defaults apply
+# as in a cluster.
 #
-# Environment: FUNCTION_BIN (default _output/bin/function-redis-ha, built by `make render`),
+# Environment: GO (default go), FUNCTION_BIN (default _output/bin/function-redis-ha, built by `make render`),
 # RENDER_OUT (default _output/render), FUNCTION_PORT (default 9443, the next free port when
 # taken), EXAMPLES_DIR (examples), COMPOSITIONS_DIR (compositions), XRDS_DIR
 # (package/configuration), FUNCTIONS_FILE (examples/functions.yaml), CROSSPLANE and
@@ -31,6 +33,7 @@ EXAMPLES_DIR=${EXAMPLES_DIR:-examples}
 COMPOSITIONS_DIR=${COMPOSITIONS_DIR:-compositions}
 XRDS_DIR=${XRDS_DIR:-package/configuration}
 FUNCTIONS_FILE=${FUNCTIONS_FILE:-$EXAMPLES_DIR/functions.yaml}
+GO=${GO:-go}
 
 die() { echo "hack/render.sh: $*" >&2; exit 1; }
 log() { echo "render: $*" >&2; }
@@ -69,7 +72,7 @@ CROSSPLANE=${CROSSPLANE:-$(hack/tools.sh crossplane-cli)}
 CROSSPLANE_CORE=${CROSSPLANE_CORE:-$(hack/tools.sh crossplane-core)}
 
 # Composition per XR type ("apiVersion kind" -> file) and XRD per XR kind.
-declare -A composition_for xrd_for
+declare -A composition_for xrd_for xrd_for_claim
 for f in "$COMPOSITIONS_DIR"/*.yaml; do
   [ "$(yaml_get "$f" kind)" = Composition ] || continue
   type="$(yaml_get "$f" spec.compositeTypeRef.apiVersion) $(yaml_get "$f" spec.compositeTypeRef.kind)"
@@ -81,6 +84,8 @@ if [ -d "$XRDS_DIR" ]; then
   for f in "$XRDS_DIR"/*.yaml; do
     [ "$(yaml_get "$f" kind)" = CompositeResourceDefinition ] || continue
     xrd_for[$(yaml_get "$f" spec.names.kind)]=$f
+    claim_kind=$(yaml_get "$f" spec.claimNames.kind)
+    [ -z "$claim_kind" ] || xrd_for_claim[$claim_kind]=$f
   done
 fi
 
@@ -111,14 +116,23 @@ port_in_use "$port" || die "the function does not listen on 127.0.0.1:$port afte
 log "function $FUNCTION_BIN listening on 127.0.0.1:$port (pid $fn_pid)"
 
 rendered=0 failed=() skipped=()
-for xr in "$EXAMPLES_DIR"/*.yaml; do
+for example in "$EXAMPLES_DIR"/*.yaml; do
+  xr=$example
   type="$(yaml_get "$xr" apiVersion) $(yaml_get "$xr" kind)"
+  claim_xrd=${xrd_for_claim[${type#* }]:-}
+  if [ -z "${composition_for[$type]:-}" ] && [ -n "$claim_xrd" ]; then
+    xr=$RENDER_OUT/$(basename "$example" .yaml).xr.yaml
+    "$GO" run ./hack/claim-xr --claim "$example" --xrd "$claim_xrd" >"$xr" ||
+      die "cannot turn the claim $example into an XR"
+    type="$(yaml_get "$xr" apiVersion) $(yaml_get "$xr" kind)"
+    log "$example is a claim: rendering its XR $xr"
+  fi
   composition=${composition_for[$type]:-}
   if [ -z "$composition" ]; then
-    skipped+=("$xr ($type)")
+    skipped+=("$example ($type)")
     continue
   fi
-  out=$RENDER_OUT/$(basename "$xr")
+  out=$RENDER_OUT/$(basename "$example")
   args=("$xr" "$composition" "$FUNCTIONS_FILE"
     --crossplane-binary="$CROSSPLANE_CORE"
     --include-function-results
@@ -133,17 +147,17 @@ for xr in "$EXAMPLES_DIR"/*.yaml; do
   if wait "$render_pid"; then
     mv "$out.tmp" "$out"
     rm -f "$out.err"
-    log "$xr -> $out ($(grep -c '^kind:' "$out") objects)"
+    log "$example -> $out ($(grep -c '^kind:' "$out") objects)"
     rendered=$((rendered + 1))
   else
     rm -f "$out.tmp"
-    log "FAILED $xr with $composition:"
+    log "FAILED $example with $composition:"
     sed 's/^/  /' "$out.err" >&2
-    failed+=("$xr")
+    failed+=("$example")
   fi
 done
 
-for s in "${skipped[@]}"; do log "skipped $s: no Composition for this type (not an XR)"; done
+for s in "${skipped[@]}"; do log "skipped $s: no Composition for this type (neither an XR nor a claim)"; done
 [ ${#failed[@]} -eq 0 ] || die "rendering failed for: ${failed[*]}"
 [ "$rendered" -gt 0 ] || die "no example in $EXAMPLES_DIR/*.yaml is an XR of a Composition in $COMPOSITIONS_DIR"
 log "rendered $rendered example(s) into $RENDER_OUT"
