@@ -27,9 +27,10 @@ CACHE_BIN=${CACHE_BIN:-$CACHE_DIR/bin}
 CACHE_SRC=$CACHE_DIR/src/hack-tools
 GO=${GO:-go}
 
-# Pinned versions. Keep these in one place: the Makefile and the README refer to the tool names.
-CROSSPLANE_CLI_VERSION=v2.5.0
-CROSSPLANE_CORE_VERSION=v2.4.0
+# Pinned versions (the environment may override them to try another release). The Makefile and
+# scripts refer to tools by name only.
+CROSSPLANE_CLI_VERSION=${CROSSPLANE_CLI_VERSION:-v2.5.0}
+CROSSPLANE_CORE_VERSION=${CROSSPLANE_CORE_VERSION:-v2.4.0}
 
 TOOLS=(crossplane-cli crossplane-core)
 
@@ -59,20 +60,21 @@ build_go_tool() {
   fi
   echo "hack/tools.sh: building $name $version from $module (a few minutes when cold; log: $src/build.log)" >&2
   local start=$SECONDS
+  # Every step is chained explicitly: `set -e` does not apply inside a command whose status
+  # is tested, as this subshell's is.
   if ! (
-    set -euo pipefail
-    cd "$src"
+    cd "$src" || exit 1
     export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0
     rm -f go.mod go.sum
-    "$GO" mod init "redis-ha.local/tools/$name" >/dev/null 2>&1
+    "$GO" mod init "redis-ha.local/tools/$name" >/dev/null 2>&1 || exit 1
     local r
     for r in "$@"; do
-      "$GO" mod edit -replace "$r"
+      "$GO" mod edit -replace "$r" || exit 1
     done
-    "$GO" get -tool "$package@$version"
-    "$GO" mod tidy
-    nice -n 10 "$GO" build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$package"
-    mv "$out.tmp" "$out"
+    "$GO" get -tool "$package@$version" &&
+      "$GO" mod tidy &&
+      nice -n 10 "$GO" build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$package" &&
+      mv "$out.tmp" "$out"
   ) >"$src/build.log" 2>&1; then
     flock -u "$lock"
     tail -n 30 "$src/build.log" >&2
