@@ -21,48 +21,48 @@ self="$REDIS_HA_ANNOUNCE_HOST $REDIS_HA_PORT"
 self_addr="$REDIS_HA_ANNOUNCE_HOST:$REDIS_HA_PORT"
 
 has_data() {
-	[ -s "$REDIS_HA_DATA_DIR/dump.rdb" ] || [ -d "$REDIS_HA_DATA_DIR/appendonlydir" ]
+    [ -s "$REDIS_HA_DATA_DIR/dump.rdb" ] || [ -d "$REDIS_HA_DATA_DIR/appendonlydir" ]
 }
 
 if master=$(rha_sentinel_master); then
-	rha_log "sentinels report master $master"
-	if [ "$master" = "$self" ] && ! has_data && rha_peer_up "$self_addr"; then
-		# An empty master would replicate its empty dataset over the replicas' data.
-		wait=${REDIS_HA_FAILOVER_WAIT:-30}
-		rha_log "sentinels still name this node master but it has no data: waiting up to ${wait}s for a failover"
-		deadline=$(($(date +%s) + wait))
-		while [ "$(date +%s)" -lt "$deadline" ]; do
-			sleep 1
-			if m=$(rha_sentinel_master) && [ "$m" != "$self" ]; then
-				master=$m
-				break
-			fi
-		done
-	fi
+    rha_log "sentinels report master $master"
+    if [ "$master" = "$self" ] && ! has_data && rha_peer_up "$self_addr"; then
+        # An empty master would replicate its empty dataset over the replicas' data.
+        wait=${REDIS_HA_FAILOVER_WAIT:-30}
+        rha_log "sentinels still name this node master but it has no data: waiting up to ${wait}s for a failover"
+        deadline=$(($(date +%s) + wait))
+        while [ "$(date +%s)" -lt "$deadline" ]; do
+            sleep 1
+            if m=$(rha_sentinel_master) && [ "$m" != "$self" ]; then
+                master=$m
+                break
+            fi
+        done
+    fi
 elif master=$(rha_peer_master "$self_addr"); then
-	rha_log "no sentinel knows a master; $master reports role master"
+    rha_log "no sentinel knows a master; $master reports role master"
 else
-	master=$(rha_bootstrap_master)
-	rha_log "no sentinel or node knows a master; bootstrapping with $master"
+    master=$(rha_bootstrap_master)
+    rha_log "no sentinel or node knows a master; bootstrapping with $master"
 fi
 
 umask 077
 {
-	echo "# Written by redis-init.sh when this node started; do not edit."
-	echo "include $REDIS_HA_BASE_CONF"
-	echo "replica-announce-ip $REDIS_HA_ANNOUNCE_HOST"
-	echo "replica-announce-port $REDIS_HA_PORT"
-	if [ -n "${REDISCLI_AUTH:-}" ]; then
-		echo "requirepass $(rha_quote "$REDISCLI_AUTH")"
-		echo "masterauth $(rha_quote "$REDISCLI_AUTH")"
-	fi
-	if [ "$master" != "$self" ]; then
-		echo "replicaof $master"
-	fi
+    echo "# Written by redis-init.sh when this node started; do not edit."
+    echo "include $REDIS_HA_BASE_CONF"
+    echo "replica-announce-ip $REDIS_HA_ANNOUNCE_HOST"
+    echo "replica-announce-port $REDIS_HA_PORT"
+    if [ -n "${REDISCLI_AUTH:-}" ]; then
+        echo "requirepass $(rha_quote "$REDISCLI_AUTH")"
+        echo "masterauth $(rha_quote "$REDISCLI_AUTH")"
+    fi
+    if [ "$master" != "$self" ]; then
+        echo "replicaof $master"
+    fi
 } >"$REDIS_HA_CONF.tmp"
 mv "$REDIS_HA_CONF.tmp" "$REDIS_HA_CONF"
 if [ "$master" = "$self" ]; then
-	rha_log "starting as master"
+    rha_log "starting as master"
 else
-	rha_log "starting as replica of $master"
+    rha_log "starting as replica of $master"
 fi

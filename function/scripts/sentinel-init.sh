@@ -14,12 +14,12 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 
 if master=$(rha_sentinel_master "$REDIS_HA_ANNOUNCE_HOST:$REDIS_HA_PORT"); then
-	rha_log "other sentinels report master $master"
+    rha_log "other sentinels report master $master"
 elif master=$(rha_peer_master); then
-	rha_log "no other sentinel knows a master; $master reports role master"
+    rha_log "no other sentinel knows a master; $master reports role master"
 else
-	master=$(rha_bootstrap_master)
-	rha_log "no sentinel or node knows a master; bootstrapping with $master"
+    master=$(rha_bootstrap_master)
+    rha_log "no sentinel or node knows a master; bootstrapping with $master"
 fi
 host=${master% *}
 port=${master#* }
@@ -27,18 +27,18 @@ rha_wait_resolvable "$host" 60
 
 umask 077
 {
-	awk -v name="$REDIS_HA_MASTER_NAME" -v host="$host" -v port="$port" '
-		$1 == "sentinel" && $2 == "monitor" && $3 == name { $4 = host; $5 = port }
-		{ print }' "$REDIS_HA_BASE_CONF"
-	echo "# Written by sentinel-init.sh when this Sentinel started."
-	echo "sentinel announce-ip $REDIS_HA_ANNOUNCE_HOST"
-	echo "sentinel announce-port $REDIS_HA_PORT"
-	if [ -n "${REDISCLI_AUTH:-}" ]; then
-		pw=$(rha_quote "$REDISCLI_AUTH")
-		echo "requirepass $pw"
-		echo "sentinel sentinel-pass $pw"
-		echo "sentinel auth-pass $REDIS_HA_MASTER_NAME $pw"
-	fi
+    awk -v name="$REDIS_HA_MASTER_NAME" -v host="$host" -v port="$port" '
+        $1 == "sentinel" && $2 == "monitor" && $3 == name { $4 = host; $5 = port }
+        { print }' "$REDIS_HA_BASE_CONF"
+    echo "# Written by sentinel-init.sh when this Sentinel started."
+    echo "sentinel announce-ip $REDIS_HA_ANNOUNCE_HOST"
+    echo "sentinel announce-port $REDIS_HA_PORT"
+    if [ -n "${REDISCLI_AUTH:-}" ]; then
+        pw=$(rha_quote "$REDISCLI_AUTH")
+        echo "requirepass $pw"
+        echo "sentinel sentinel-pass $pw"
+        echo "sentinel auth-pass $REDIS_HA_MASTER_NAME $pw"
+    fi
 } >"$REDIS_HA_CONF.tmp"
 mv "$REDIS_HA_CONF.tmp" "$REDIS_HA_CONF"
 rha_log "monitoring $REDIS_HA_MASTER_NAME at $master"
