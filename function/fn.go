@@ -102,8 +102,11 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 			return rsp, nil
 		}
 		if src.existing == nil && requirementResolved(req) {
-			response.Warning(rsp, errors.Errorf("spec.auth.existingSecret: Secret %q not found in namespace %q: create it with key %q; until then the pods cannot start and the connection Secret is not updated",
-				ref.Name, in.namespace, ref.Key)).TargetCompositeAndClaim()
+			w := response.Warning(rsp, errors.Errorf("spec.auth.existingSecret: Secret %q not found in namespace %q: create it with key %q; until then the pods cannot start and the connection Secret is not updated",
+				ref.Name, in.namespace, ref.Key))
+			if in.legacy {
+				w.TargetCompositeAndClaim()
+			}
 		}
 	}
 
@@ -139,6 +142,15 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot get desired composite resource"))
 		return rsp, nil
+	}
+	// The SDK does not carry an earlier step's XR readiness over; read it from the request.
+	switch req.GetDesired().GetComposite().GetReady() {
+	case fnv1.Ready_READY_TRUE:
+		dxr.Ready = resource.ReadyTrue
+	case fnv1.Ready_READY_FALSE:
+		dxr.Ready = resource.ReadyFalse
+	default:
+		dxr.Ready = resource.ReadyUnspecified
 	}
 	if err := writeComposite(dxr, xr, in, counts, c, allReady); err != nil {
 		response.Fatal(rsp, err)
