@@ -96,7 +96,7 @@ func Render(ctx context.Context, in RenderInput) (*Rendered, error) {
 		out.Composed[name] = &unstructured.Unstructured{Object: r.GetResource().AsMap()}
 		out.Ready[name] = r.GetReady() == fnv1.Ready_READY_TRUE
 	}
-	if out.ConnectionDetails == nil {
+	if len(out.ConnectionDetails) == 0 {
 		// A namespaced XR has no connection details of its own; the connection Secret holds them.
 		if cs, ok := out.Composed[string(resourceConnectionSecret)]; ok {
 			out.ConnectionDetails = map[string][]byte{}
