@@ -83,11 +83,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		return rsp, nil
 	}
 
-	observed, err := request.GetObservedComposedResources(req)
-	if err != nil {
-		response.Fatal(rsp, errors.Wrap(err, "cannot get observed composed resources"))
-		return rsp, nil
-	}
+	observed := observedSummaries(req)
 	desired, err := request.GetDesiredComposedResources(req)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot get desired composed resources"))
@@ -133,11 +129,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		return rsp, nil
 	}
 
-	counts, err := countObserved(observed)
-	if err != nil {
-		response.Fatal(rsp, err)
-		return rsp, nil
-	}
+	counts := countObserved(observed)
 	dxr, err := request.GetDesiredCompositeResource(req)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot get desired composite resource"))
@@ -195,6 +187,39 @@ func (f *Function) newInstance(xr *unstructured.Unstructured) (*instance, error)
 	in.failoverTimeout, _ = spec.Sentinel.FailoverTimeoutDuration()
 	in.tunnelImage = spec.Tunnel.TunnelImage(f.defaultTunnelImage)
 	return in, nil
+}
+
+// observedSummaries reads the observed composed resources, keeping of each only what the
+// function reads: identity, metadata, status, spec.replicas, data (Secrets) and the Redis
+// pod template's annotations. Converting whole workloads from protobuf (what
+// request.GetObservedComposedResources does) costs more than the rest of a run, and the pod
+// templates in them are the function's own output anyway.
+func observedSummaries(req *fnv1.RunFunctionRequest) map[resource.Name]resource.ObservedComposed {
+	out := make(map[resource.Name]resource.ObservedComposed, len(req.GetObserved().GetResources()))
+	for name, r := range req.GetObserved().GetResources() {
+		fields := r.GetResource().GetFields()
+		obj := map[string]any{}
+		for _, k := range []string{"apiVersion", "kind", "metadata", "status", "data", "stringData"} {
+			if v, ok := fields[k]; ok {
+				obj[k] = v.AsInterface()
+			}
+		}
+		if spec := fields["spec"].GetStructValue().GetFields(); spec != nil {
+			summary := map[string]any{}
+			if v, ok := spec["replicas"]; ok {
+				summary["replicas"] = v.AsInterface()
+			}
+			if v := spec["template"].GetStructValue().GetFields()["metadata"].GetStructValue().GetFields()["annotations"]; v != nil {
+				summary["template"] = map[string]any{"metadata": map[string]any{"annotations": v.AsInterface()}}
+			}
+			obj["spec"] = summary
+		}
+		out[resource.Name(name)] = resource.ObservedComposed{
+			Resource:          &composed.Unstructured{Unstructured: unstructured.Unstructured{Object: obj}},
+			ConnectionDetails: r.GetConnectionDetails(),
+		}
+	}
+	return out
 }
 
 // objectRef is namespace/name, or name for a cluster-scoped object.

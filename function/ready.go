@@ -4,7 +4,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/crossplane/function-sdk-go/errors"
 	"github.com/crossplane/function-sdk-go/resource"
@@ -32,47 +31,66 @@ func readinessCheckFor(apiVersion, kind string) readinessCheck {
 // replica is ready and on the latest revision (readyReplicas and updatedReplicas equal
 // spec.replicas), and the rollout is finished (currentRevision equals updateRevision).
 func statefulSetReady(observed *unstructured.Unstructured) (bool, error) {
-	var sts appsv1.StatefulSet
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(observed.Object, &sts); err != nil {
-		return false, err
-	}
-	want := int32(1)
-	if sts.Spec.Replicas != nil {
-		want = *sts.Spec.Replicas
-	}
-	st := sts.Status
-	return st.ObservedGeneration >= sts.Generation &&
-		st.ReadyReplicas == want &&
-		st.UpdatedReplicas == want &&
-		st.UpdateRevision != "" &&
-		st.CurrentRevision == st.UpdateRevision, nil
+	o := observed.Object
+	want := intField(o, 1, "spec", "replicas")
+	return intField(o, 0, "status", "observedGeneration") >= observed.GetGeneration() &&
+		intField(o, 0, "status", "readyReplicas") == want &&
+		intField(o, 0, "status", "updatedReplicas") == want &&
+		stringField(o, "status", "updateRevision") != "" &&
+		stringField(o, "status", "currentRevision") == stringField(o, "status", "updateRevision"), nil
 }
 
 // deploymentReady: the controller has seen the latest spec (observedGeneration), the
 // Deployment reports Available, and every replica runs the latest pod template
 // (updatedReplicas equals spec.replicas).
 func deploymentReady(observed *unstructured.Unstructured) (bool, error) {
-	var d appsv1.Deployment
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(observed.Object, &d); err != nil {
-		return false, err
-	}
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	return d.Status.ObservedGeneration >= d.Generation &&
-		d.Status.UpdatedReplicas == want &&
-		deploymentAvailable(&d), nil
+	o := observed.Object
+	return intField(o, 0, "status", "observedGeneration") >= observed.GetGeneration() &&
+		intField(o, 0, "status", "updatedReplicas") == intField(o, 1, "spec", "replicas") &&
+		deploymentAvailable(observed), nil
 }
 
 // deploymentAvailable reports the Deployment's Available condition.
-func deploymentAvailable(d *appsv1.Deployment) bool {
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentAvailable {
-			return c.Status == corev1.ConditionTrue
+func deploymentAvailable(observed *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedFieldNoCopy(observed.Object, "status", "conditions")
+	list, _ := conds.([]any)
+	for _, c := range list {
+		m, _ := c.(map[string]any)
+		if m["type"] == string(appsv1.DeploymentAvailable) {
+			return m["status"] == string(corev1.ConditionTrue)
 		}
 	}
 	return false
+}
+
+// intField reads an integer field of an observed object; def when it is absent. Observed
+// objects arrive through protobuf Structs, which hold every number as float64, and the
+// fields are read directly instead of converting whole workloads to typed structs, which
+// costs more than the rest of a run (see BenchmarkRunFunction).
+func intField(obj map[string]any, def int64, path ...string) int64 {
+	v, ok, _ := unstructured.NestedFieldNoCopy(obj, path...)
+	if !ok {
+		return def
+	}
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int32:
+		return int64(n)
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
+	default:
+		return def
+	}
+}
+
+// stringField reads a string field of an observed object; "" when absent.
+func stringField(obj map[string]any, path ...string) string {
+	v, _, _ := unstructured.NestedFieldNoCopy(obj, path...)
+	s, _ := v.(string)
+	return s
 }
 
 // setReadiness sets the readiness of every desired composed resource from its observed

@@ -3,10 +3,6 @@ package function
 import (
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-
-	"github.com/crossplane/function-sdk-go/errors"
 	"github.com/crossplane/function-sdk-go/resource"
 
 	"github.com/redis-ha/redis-ha/apis/v1alpha1"
@@ -43,30 +39,20 @@ type observedCounts struct {
 }
 
 // countObserved reads the observed StatefulSets and Deployment.
-func countObserved(observed map[resource.Name]resource.ObservedComposed) (observedCounts, error) {
+func countObserved(observed map[resource.Name]resource.ObservedComposed) observedCounts {
 	var c observedCounts
 	if oc, ok := observed[resourceRedisStatefulSet]; ok {
-		var sts appsv1.StatefulSet
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(oc.Resource.Object, &sts); err != nil {
-			return c, errors.Wrapf(err, "cannot read observed composed resource %q", resourceRedisStatefulSet)
-		}
-		c.redisSeen, c.redisReady = true, sts.Status.ReadyReplicas
+		c.redisSeen, c.redisReady = true, int32(intField(oc.Resource.Object, 0, "status", "readyReplicas"))
 	}
 	if oc, ok := observed[resourceSentinelStatefulSet]; ok {
-		var sts appsv1.StatefulSet
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(oc.Resource.Object, &sts); err != nil {
-			return c, errors.Wrapf(err, "cannot read observed composed resource %q", resourceSentinelStatefulSet)
-		}
-		c.sentinelSeen, c.sentinelReady = true, sts.Status.ReadyReplicas
+		c.sentinelSeen, c.sentinelReady = true, int32(intField(oc.Resource.Object, 0, "status", "readyReplicas"))
 	}
 	if oc, ok := observed[resourceTunnelDeployment]; ok {
-		var d appsv1.Deployment
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(oc.Resource.Object, &d); err != nil {
-			return c, errors.Wrapf(err, "cannot read observed composed resource %q", resourceTunnelDeployment)
-		}
-		c.tunnelSeen, c.tunnelAvailable, c.tunnelAvailableCond = true, d.Status.AvailableReplicas, deploymentAvailable(&d)
+		c.tunnelSeen = true
+		c.tunnelAvailable = int32(intField(oc.Resource.Object, 0, "status", "availableReplicas"))
+		c.tunnelAvailableCond = deploymentAvailable(&oc.Resource.Unstructured)
 	}
-	return c, nil
+	return c
 }
 
 // composeStatus is the XR status the function owns: where to connect and how many pods of
