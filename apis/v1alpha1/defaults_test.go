@@ -11,14 +11,31 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/redis-ha/redis-ha/apis/internal/schemacheck"
 	"github.com/redis-ha/redis-ha/apis/v1alpha1"
 )
 
-// decodeSpec decodes a spec strictly into the Go type: a field the schema has but the Go
-// type lacks (or the other way round) fails here.
+// decodeSpec decodes a spec strictly into the Go type: a field the XRD schema has but the Go
+// type lacks (or the other way round) fails here. Fields Crossplane injects into every XR or
+// claim spec (spec.crossplane, spec.compositeDeletePolicy, ...) are dropped first.
 func decodeSpec(t *testing.T, spec any) v1alpha1.RedisHASpec {
 	t.Helper()
-	b, err := json.Marshal(spec)
+	x, err := schemacheck.LoadXRD(xrdFiles()[v1alpha1.RedisHAKind])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := x.Schema().Properties["spec"].Properties
+	m, ok := spec.(map[string]any)
+	if !ok {
+		t.Fatalf("spec is a %T, want an object", spec)
+	}
+	trimmed := map[string]any{}
+	for k, v := range m {
+		if _, declared := ours[k]; declared {
+			trimmed[k] = v
+		}
+	}
+	b, err := json.Marshal(trimmed)
 	if err != nil {
 		t.Fatal(err)
 	}

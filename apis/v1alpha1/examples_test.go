@@ -24,14 +24,7 @@ const examplesDir = repoRoot + "/examples"
 // (defaulting, unknown fields, OpenAPI and CEL), and the render Function object against
 // Crossplane's Function type. An example of any other kind fails, so none goes unchecked.
 func TestExamplesAreValid(t *testing.T) {
-	validators := loadValidators(t)
-	// A claim is validated by the schema of the XR it claims: Crossplane builds the claim CRD
-	// from the same XRD schema.
-	validatorFor := map[string]*schemacheck.Validator{
-		v1alpha1.RedisHAKind:      validators[v1alpha1.RedisHAKind],
-		v1alpha1.XRedisHAKind:     validators[v1alpha1.XRedisHAKind],
-		v1alpha1.RedisHAClaimKind: validators[v1alpha1.XRedisHAKind],
-	}
+	validatorFor := loadValidators(t)
 	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples found in %s: %v", examplesDir, err)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // AllowedRedisConfigKeys returns the redis.conf keys spec.redis.config accepts, sorted. They
@@ -89,12 +91,13 @@ func (t TunnelSpec) TunnelImage(defaultImage string) string {
 	return defaultImage
 }
 
-// ConnectionSecretName returns spec.connectionSecret.name, or "<xrName>-redis" when empty.
-func (s *RedisHASpec) ConnectionSecretName(xrName string) string {
+// ConnectionSecretName returns spec.connectionSecret.name, or "<name>-redis" when empty, where
+// name is the instance name from Instance (the claim's name for a claimed XRedisHA).
+func (s *RedisHASpec) ConnectionSecretName(name string) string {
 	if s.ConnectionSecret.Name != "" {
 		return s.ConnectionSecret.Name
 	}
-	return xrName + "-redis"
+	return name + "-redis"
 }
 
 // AuthEnabled reports whether spec.auth.enabled is on (the default).
@@ -154,4 +157,27 @@ func ConnectionSecretKeys() []string {
 		ConnectionSecretKeyHost, ConnectionSecretKeyPort, ConnectionSecretKeyPassword, ConnectionSecretKeyURL,
 		ConnectionSecretKeyReadOnlyHost, ConnectionSecretKeyReadOnlyPort, ConnectionSecretKeyReadOnlyURL,
 	}
+}
+
+// Labels Crossplane puts on a legacy cluster-scoped XR that was created by a claim.
+const (
+	LabelClaimName      = "crossplane.io/claim-name"
+	LabelClaimNamespace = "crossplane.io/claim-namespace"
+)
+
+// Instance returns the namespace the composed objects belong in and the name users know the
+// instance by. A namespaced RedisHA answers with its own namespace and name. A legacy
+// XRedisHA is cluster scoped, so it answers with its claim's namespace and name (its own name
+// carries a random suffix); an XRedisHA without a claim has no namespace to compose into.
+func Instance(xr metav1.Object) (namespace, name string, err error) {
+	if xr.GetNamespace() != "" {
+		return xr.GetNamespace(), xr.GetName(), nil
+	}
+	labels := xr.GetLabels()
+	namespace, name = labels[LabelClaimNamespace], labels[LabelClaimName]
+	if namespace == "" || name == "" {
+		return "", "", fmt.Errorf("cluster-scoped %s %q has no %s and %s labels: create it through a %s, or use the namespaced %s",
+			XRedisHAKind, xr.GetName(), LabelClaimNamespace, LabelClaimName, RedisHAClaimKind, RedisHAKind)
+	}
+	return namespace, name, nil
 }

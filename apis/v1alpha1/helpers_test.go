@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
 	"github.com/redis-ha/redis-ha/apis/internal/schemacheck"
@@ -161,5 +163,82 @@ func TestSentinelDurations(t *testing.T) {
 				t.Errorf("%s: got %v/%v, want %v/%v", tc.reason, down, failover, tc.wantDown, tc.wantFailover)
 			}
 		})
+	}
+}
+
+func TestInstance(t *testing.T) {
+	type result struct{ Namespace, Name, Err string }
+	cases := map[string]struct {
+		reason string
+		xr     metav1.ObjectMeta
+		want   result
+	}{
+		"Namespaced": {
+			reason: "a RedisHA composes into its own namespace under its own name",
+			xr:     metav1.ObjectMeta{Namespace: "shop", Name: "orders"},
+			want:   result{Namespace: "shop", Name: "orders"},
+		},
+		"LegacyWithClaim": {
+			reason: "an XRedisHA composes into its claim's namespace under the claim's name",
+			xr: metav1.ObjectMeta{Name: "sessions-x7k2p", Labels: map[string]string{
+				v1alpha1.LabelClaimNamespace: "default", v1alpha1.LabelClaimName: "sessions",
+			}},
+			want: result{Namespace: "default", Name: "sessions"},
+		},
+		"LegacyWithoutClaim": {
+			reason: "a bare XRedisHA has nowhere to put namespaced objects",
+			xr:     metav1.ObjectMeta{Name: "orphan"},
+			want: result{Err: `cluster-scoped XRedisHA "orphan" has no crossplane.io/claim-namespace and crossplane.io/claim-name labels: ` +
+				"create it through a RedisHAClaim, or use the namespaced RedisHA"},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var got result
+			var err error
+			got.Namespace, got.Name, err = v1alpha1.Instance(&tc.xr)
+			if err != nil {
+				got.Err = err.Error()
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\nInstance() -want +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+// TestDecodeObservedXR shows how the function reads an observed XR: Crossplane adds fields of
+// its own (spec.crossplane, status.conditions) that the lenient unstructured converter skips
+// or maps, while every RedisHA field arrives typed.
+func TestDecodeObservedXR(t *testing.T) {
+	observed := map[string]any{
+		"apiVersion": "redisha.io/v1alpha1",
+		"kind":       "RedisHA",
+		"metadata":   map[string]any{"name": "cache", "namespace": "default"},
+		"spec": map[string]any{
+			"crossplane": map[string]any{"compositionRef": map[string]any{"name": "redishas.redisha.io"}},
+			"redis":      map[string]any{"replicas": int64(5)},
+			"auth":       map[string]any{"enabled": false},
+		},
+		"status": map[string]any{
+			"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-01-01T00:00:00Z"}},
+			"master":     "cache-redis-0.cache-redis-headless.default.svc.cluster.local",
+			"redis":      map[string]any{"replicas": int64(5), "ready": int64(4)},
+		},
+	}
+	xr := &v1alpha1.RedisHA{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(observed, xr); err != nil {
+		t.Fatalf("FromUnstructured: %v", err)
+	}
+	xr.Spec.Default()
+	type view struct {
+		Replicas, Ready   int32
+		Auth              bool
+		Master, Condition string
+	}
+	got := view{xr.Spec.Redis.Replicas, xr.Status.Redis.Ready, xr.Spec.Auth.AuthEnabled(), xr.Status.Master, string(xr.Status.Conditions[0].Type)}
+	want := view{5, 4, false, "cache-redis-0.cache-redis-headless.default.svc.cluster.local", "Ready"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("decoded XR -want +got:\n%s", diff)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // single, stable endpoint. It is the Crossplane v2 namespaced composite resource.
 //
 // +kubebuilder:object:root=true
-// +kubebuilder:resource:scope=Namespaced,categories={crossplane,redisha}
+// +kubebuilder:resource:scope=Namespaced,categories={crossplane,redis-ha}
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="MASTER",type=string,JSONPath=".status.master"
 // +kubebuilder:printcolumn:name="ENDPOINT",type=string,JSONPath=".status.endpoint"
@@ -42,7 +42,7 @@ type RedisHAList struct {
 // whose GitOps tooling still uses claims. Its spec and status are the same as RedisHA's.
 //
 // +kubebuilder:object:root=true
-// +kubebuilder:resource:scope=Cluster,categories={crossplane,redisha}
+// +kubebuilder:resource:scope=Cluster,categories={crossplane,redis-ha}
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="MASTER",type=string,JSONPath=".status.master"
 // +kubebuilder:printcolumn:name="ENDPOINT",type=string,JSONPath=".status.endpoint"
@@ -399,7 +399,7 @@ type AuthSpec struct {
 	Enabled *bool `json:"enabled,omitempty"`
 
 	// ExistingSecret names a Secret in the RedisHA's namespace holding the password, for
-	// teams that manage it themselves (e.g. from a vault). Rotating it restarts the pods.
+	// teams that manage it themselves (e.g. from a vault).
 	// +optional
 	ExistingSecret *SecretKeyRef `json:"existingSecret,omitempty"`
 }

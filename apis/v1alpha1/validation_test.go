@@ -3,10 +3,13 @@ package v1alpha1_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
 	"github.com/redis-ha/redis-ha/apis/internal/schemacheck"
@@ -24,21 +27,27 @@ func xrdFiles() map[string]string {
 	}
 }
 
-// loadValidators compiles a validator per XR kind from the committed XRDs (the drift test in
-// apis/internal/xrdgen proves they match the Go types).
+// loadValidators compiles a validator per kind (RedisHA, XRedisHA, RedisHAClaim) from the CRDs
+// Crossplane derives from the committed XRDs (the drift test in apis/internal/xrdgen proves the
+// XRDs match the Go types).
 func loadValidators(t *testing.T) map[string]*schemacheck.Validator {
 	t.Helper()
 	out := map[string]*schemacheck.Validator{}
-	for kind, path := range xrdFiles() {
+	for _, path := range xrdFiles() {
 		x, err := schemacheck.LoadXRD(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := schemacheck.NewValidator(x)
+		vs, err := x.Validators()
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[kind] = v
+		for kind, v := range vs {
+			out[kind] = v
+		}
+	}
+	if len(out) != 3 {
+		t.Fatalf("want validators for RedisHA, XRedisHA and RedisHAClaim, got %d", len(out))
 	}
 	return out
 }
@@ -76,29 +85,48 @@ func errorsOf(r schemacheck.Result) []fieldError {
 	return out
 }
 
-// TestXRDsAreAcceptedByTheAPIServer runs the API server's own CRD validation on the CRDs the
-// XRDs turn into: structural schema, valid defaults, CEL compilation and CEL cost limits.
+// TestXRDsAreAcceptedByTheAPIServer runs the API server's own CRD validation on the CRDs
+// Crossplane creates from the XRDs (XR and claim): structural schema, valid defaults, CEL
+// compilation and CEL cost limits.
 func TestXRDsAreAcceptedByTheAPIServer(t *testing.T) {
-	for kind, path := range xrdFiles() {
+	for _, path := range xrdFiles() {
 		x, err := schemacheck.LoadXRD(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range x.ValidateCRD(context.Background()) {
-			t.Errorf("%s: the API server would reject the %s CRD: %v", path, kind, e)
+		for _, e := range x.ValidateCRDs(context.Background()) {
+			t.Errorf("%s: the API server would reject a CRD Crossplane derives from it: %v", path, e)
 		}
 	}
 }
 
 // TestValidationRulesOnCreate proves every validation rule rejects the object it is meant to
 // reject, with its message at the right field, and that valid objects pass. Each case runs
-// against both XRDs, which share the spec.
+// against RedisHA, XRedisHA and RedisHAClaim, which share the spec.
 func TestValidationRulesOnCreate(t *testing.T) {
-	cases := map[string]struct {
-		reason string
-		spec   string
-		want   []fieldError
-	}{
+	validators := loadValidators(t)
+	for name, tc := range createCases() {
+		for kind, v := range validators {
+			t.Run(name+"/"+kind, func(t *testing.T) {
+				got := errorsOf(v.Validate(context.Background(), object(t, kind, tc.spec), nil))
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("%s\nValidate(%s) errors -want +got:\n%s", tc.reason, tc.spec, diff)
+				}
+			})
+		}
+	}
+}
+
+// createCase is one object on create and the errors the API server must report for it.
+type createCase struct {
+	reason string
+	spec   string
+	want   []fieldError
+}
+
+// createCases are shared by the schema tests and TestValidateAgreesWithSchema.
+func createCases() map[string]createCase {
+	return map[string]createCase{
 		"EmptySpec": {
 			reason: "every field is defaulted, so spec: {} is valid",
 			spec:   `{}`,
@@ -270,22 +298,27 @@ func TestValidationRulesOnCreate(t *testing.T) {
 			spec:   "size: huge",
 			want:   []fieldError{{"spec.size", `supported values: "small", "medium", "large", "custom"`}},
 		},
+		"TunnelServiceTypeNotSupported": {
+			reason: "ExternalName cannot front pods",
+			spec:   "tunnel: {serviceType: ExternalName}",
+			want:   []fieldError{{"spec.tunnel.serviceType", `supported values: "ClusterIP", "NodePort", "LoadBalancer"`}},
+		},
+		"TopologyMaxSkewTooHigh": {
+			reason: "a skew above 10 spreads nothing",
+			spec:   "scheduling: {topologySpread: {maxSkew: 11}}",
+			want:   []fieldError{{"spec.scheduling.topologySpread.maxSkew", "spec.scheduling.topologySpread.maxSkew in body should be less than or equal to 10"}},
+		},
+		"ConnectionSecretNameInvalid": {
+			reason: "Secret names are DNS subdomains",
+			spec:   "connectionSecret: {name: My_Secret}",
+			want: []fieldError{{"spec.connectionSecret.name",
+				`spec.connectionSecret.name in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'`}},
+		},
 		"UnknownField": {
 			reason: "typos are rejected, as kubectl's strict field validation does",
 			spec:   "redis: {replica: 3}",
 			want:   []fieldError{{"spec.redis.replica", "unknown field"}},
 		},
-	}
-	validators := loadValidators(t)
-	for name, tc := range cases {
-		for kind, v := range validators {
-			t.Run(name+"/"+kind, func(t *testing.T) {
-				got := errorsOf(v.Validate(context.Background(), object(t, kind, tc.spec), nil))
-				if diff := cmp.Diff(tc.want, got); diff != "" {
-					t.Errorf("%s\nValidate(%s) errors -want +got:\n%s", tc.reason, tc.spec, diff)
-				}
-			})
-		}
 	}
 }
 
@@ -356,5 +389,70 @@ func TestValidationRulesOnUpdate(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestValidateAgreesWithSchema proves the Go Validate (used by the function on input that
+// never met the API server) rejects exactly what the schema rejects, at the same fields, and
+// repeats every CEL rule's message word for word.
+func TestValidateAgreesWithSchema(t *testing.T) {
+	v := loadValidators(t)[v1alpha1.RedisHAKind]
+	for name, tc := range createCases() {
+		t.Run(name, func(t *testing.T) {
+			obj := object(t, v1alpha1.RedisHAKind, tc.spec)
+			schemaErrs := errorsOf(v.Validate(context.Background(), obj, nil))
+			if len(schemaErrs) == 1 && schemaErrs[0].Detail == "unknown field" {
+				t.Skip("the Go type cannot hold an unknown field; strict decoding rejects it instead")
+			}
+			spec := decodeSpec(t, obj["spec"])
+			spec.Default()
+			var goErrs []fieldError
+			if err := spec.Validate(); err != nil {
+				for _, e := range err.(interface{ Errors() []error }).Errors() {
+					fe := e.(*field.Error)
+					goErrs = append(goErrs, fieldError{Field: fe.Field, Detail: fe.Detail})
+				}
+			}
+			fields := func(errs []fieldError) []string {
+				var out []string
+				for _, e := range errs {
+					out = append(out, e.Field)
+				}
+				sort.Strings(out)
+				return out
+			}
+			if diff := cmp.Diff(fields(schemaErrs), fields(goErrs)); diff != "" {
+				t.Errorf("%s\nfields with errors -schema +Validate():\n%s\nValidate(): %v", tc.reason, diff, goErrs)
+			}
+			for _, se := range schemaErrs {
+				if !strings.HasPrefix(se.Detail, "spec.") || strings.Contains(se.Detail, " in body ") {
+					continue // an OpenAPI message, worded by the API server
+				}
+				if !slices.Contains(goErrs, se) {
+					t.Errorf("%s\nValidate() does not repeat the CEL message at %s: %q\ngot %v", tc.reason, se.Field, se.Detail, goErrs)
+				}
+			}
+		})
+	}
+}
+
+// TestCrossplaneInjectedRules shows the validators use the CRDs Crossplane really creates: its
+// required spec and its 63-character name limit (names become label values) apply too.
+func TestCrossplaneInjectedRules(t *testing.T) {
+	for kind, v := range loadValidators(t) {
+		t.Run(kind, func(t *testing.T) {
+			noSpec := object(t, kind, `{}`)
+			delete(noSpec, "spec")
+			longName := object(t, kind, `{}`)
+			longName["metadata"] = map[string]any{"name": strings.Repeat("a", 64), "namespace": "default"}
+			got := append(errorsOf(v.Validate(context.Background(), noSpec, nil)), errorsOf(v.Validate(context.Background(), longName, nil))...)
+			want := []fieldError{
+				{"spec", ""}, // a field.Required error: the type says it, the detail is empty
+				{"metadata.name", "may not be more than 63 bytes"},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("-want +got:\n%s", diff)
+			}
+		})
 	}
 }

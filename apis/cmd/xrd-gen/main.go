@@ -5,13 +5,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 
 	"github.com/redis-ha/redis-ha/apis/internal/xrdgen"
 )
@@ -43,13 +41,7 @@ func run(ctx context.Context, root string, check bool) error {
 		}
 		return nil
 	}
-	var stale []string
-	for _, p := range files.Paths() {
-		have, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
-		if err != nil || !bytes.Equal(have, files[p]) {
-			stale = append(stale, p)
-		}
-	}
+	stale := xrdgen.Stale(root, files)
 	if len(stale) > 0 {
 		return fmt.Errorf("out of date, run `make generate`: %v", stale)
 	}

@@ -4,9 +4,8 @@
 // transition rules on update. It is what the API and example tests use to prove each rule
 // rejects the objects it should, with the message it should, without a cluster.
 //
-// The schema is wrapped the way Crossplane turns an XRD into a CRD (apiVersion, kind and
-// metadata added at the root); Crossplane's own injected spec and status fields are not
-// modelled, so objects under test must not use them.
+// The CRDs are built from the XRD by Crossplane's own code (crossplane-runtime's xcrd), so they
+// include everything Crossplane injects.
 package schemacheck
 
 import (
@@ -14,7 +13,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -25,107 +26,121 @@ import (
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
+
+	"github.com/crossplane/crossplane-runtime/v2/pkg/xcrd"
+	xpv1 "github.com/crossplane/crossplane/apis/v2/apiextensions/v1"
 )
 
-// XRD is the part of a CompositeResourceDefinition (apiextensions.crossplane.io v1 or v2) that
-// validation needs. Both API versions share these field names.
+// XRD is a CompositeResourceDefinition read from YAML. Crossplane stores XRDs as
+// apiextensions.crossplane.io/v1; a v2 XRD has the same fields, so both decode into that type.
 type XRD struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Metadata   struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Spec struct {
-		Group      string                               `json:"group"`
-		Names      extv1.CustomResourceDefinitionNames  `json:"names"`
-		ClaimNames *extv1.CustomResourceDefinitionNames `json:"claimNames,omitempty"`
-		Scope      string                               `json:"scope,omitempty"`
-		Versions   []struct {
-			Name   string `json:"name"`
-			Schema struct {
-				OpenAPIV3Schema extv1.JSONSchemaProps `json:"openAPIV3Schema"`
-			} `json:"schema"`
-		} `json:"versions"`
-	} `json:"spec"`
+	Definition *xpv1.CompositeResourceDefinition
+	path       string
 }
 
-// LoadXRD reads an XRD YAML file.
+// LoadXRD reads an XRD YAML file (apiextensions.crossplane.io v1 or v2). Unknown fields fail.
 func LoadXRD(path string) (*XRD, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading XRD: %w", err)
 	}
-	x := &XRD{}
-	if err := yaml.Unmarshal(b, x); err != nil {
+	d := &xpv1.CompositeResourceDefinition{}
+	if err := yaml.UnmarshalStrict(b, d); err != nil {
 		return nil, fmt.Errorf("decoding XRD %s: %w", path, err)
 	}
-	if x.Kind != "CompositeResourceDefinition" || len(x.Spec.Versions) != 1 {
-		return nil, fmt.Errorf("%s is not a CompositeResourceDefinition with exactly one version", path)
+	if d.Kind != "CompositeResourceDefinition" || len(d.Spec.Versions) != 1 || d.Spec.Versions[0].Schema == nil {
+		return nil, fmt.Errorf("%s is not a CompositeResourceDefinition with exactly one version and a schema", path)
 	}
-	return x, nil
+	if d.Spec.Scope == nil {
+		// The v2 API defaults scope to Namespaced, the v1 API to LegacyCluster.
+		scope := xpv1.CompositeResourceScopeLegacyCluster
+		if d.APIVersion == "apiextensions.crossplane.io/v2" {
+			scope = xpv1.CompositeResourceScopeNamespaced
+		}
+		d.Spec.Scope = &scope
+	}
+	return &XRD{Definition: d, path: path}, nil
 }
 
-// Schema returns the full object schema of the XR: the XRD's spec and status plus the
-// apiVersion, kind and metadata that Crossplane adds.
+// Schema returns the schema the XRD declares (spec and status only).
 func (x *XRD) Schema() *extv1.JSONSchemaProps {
-	s := x.Spec.Versions[0].Schema.OpenAPIV3Schema.DeepCopy()
-	if s.Properties == nil {
-		s.Properties = map[string]extv1.JSONSchemaProps{}
+	s := &extv1.JSONSchemaProps{}
+	// LoadXRD guarantees one version with a schema; the schema was written by our generator.
+	if err := json.Unmarshal(x.Definition.Spec.Versions[0].Schema.OpenAPIV3Schema.Raw, s); err != nil {
+		return &extv1.JSONSchemaProps{}
 	}
-	s.Properties["apiVersion"] = extv1.JSONSchemaProps{Type: "string"}
-	s.Properties["kind"] = extv1.JSONSchemaProps{Type: "string"}
-	s.Properties["metadata"] = extv1.JSONSchemaProps{Type: "object"}
 	return s
 }
 
-// CRD returns the CustomResourceDefinition an API server would hold for the XR, in the internal
-// form that the API server's own CRD validation takes.
-func (x *XRD) CRD() (*apiextensions.CustomResourceDefinition, error) {
-	scope := extv1.NamespaceScoped
-	if x.Spec.Scope == "Cluster" || x.Spec.Scope == "LegacyCluster" {
-		scope = extv1.ClusterScoped
+// CRDs returns the CustomResourceDefinitions Crossplane creates for the XRD, built by
+// Crossplane's own code (crossplane-runtime xcrd): the XR's, and the claim's when the XRD
+// offers one. They carry Crossplane's injected fields, e.g. the required spec and
+// spec.crossplane or spec.compositionRef.
+func (x *XRD) CRDs() (xr, claim *extv1.CustomResourceDefinition, err error) {
+	xr, err = xcrd.ForCompositeResource(x.Definition)
+	if err != nil {
+		return nil, nil, fmt.Errorf("building the XR CRD from %s: %w", x.path, err)
 	}
-	names := x.Spec.Names
-	if names.ListKind == "" {
-		names.ListKind = names.Kind + "List"
+	if x.Definition.Spec.ClaimNames != nil {
+		if claim, err = xcrd.ForCompositeResourceClaim(x.Definition); err != nil {
+			return nil, nil, fmt.Errorf("building the claim CRD from %s: %w", x.path, err)
+		}
 	}
-	v1crd := &extv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: names.Plural + "." + x.Spec.Group},
-		Spec: extv1.CustomResourceDefinitionSpec{
-			Group: x.Spec.Group,
-			Names: names,
-			Scope: scope,
-			Versions: []extv1.CustomResourceDefinitionVersion{{
-				Name:         x.Spec.Versions[0].Name,
-				Served:       true,
-				Storage:      true,
-				Schema:       &extv1.CustomResourceValidation{OpenAPIV3Schema: x.Schema()},
-				Subresources: &extv1.CustomResourceSubresources{Status: &extv1.CustomResourceSubresourceStatus{}},
-			}},
-		},
-		Status: extv1.CustomResourceDefinitionStatus{StoredVersions: []string{x.Spec.Versions[0].Name}},
-	}
-	out := &apiextensions.CustomResourceDefinition{}
-	if err := extv1.Convert_v1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(v1crd, out, nil); err != nil {
-		return nil, fmt.Errorf("converting CRD for %s: %w", x.Metadata.Name, err)
-	}
-	return out, nil
+	return xr, claim, nil
 }
 
-// ValidateCRD runs the API server's CRD validation on the XR's CRD: structural schema rules,
-// default values against the schema, and compilation and cost estimates of every CEL rule
-// (a rule over an unbounded list or string is rejected here, as it would be at install).
-func (x *XRD) ValidateCRD(ctx context.Context) field.ErrorList {
-	c, err := x.CRD()
+// ValidateCRDs runs the API server's CRD validation on every CRD the XRD turns into:
+// structural schema rules, default values against the schema, and compilation and cost
+// estimates of every CEL rule (a rule over an unbounded list or string is rejected here, as it
+// would be when Crossplane creates the CRD).
+func (x *XRD) ValidateCRDs(ctx context.Context) field.ErrorList {
+	xr, claim, err := x.CRDs()
 	if err != nil {
 		return field.ErrorList{field.InternalError(nil, err)}
 	}
-	return crdvalidation.ValidateCustomResourceDefinition(ctx, c)
+	var errs field.ErrorList
+	for _, c := range []*extv1.CustomResourceDefinition{xr, claim} {
+		if c == nil {
+			continue
+		}
+		c = c.DeepCopy()
+		// In a cluster the owner is the stored XRD and has a UID; a file has none.
+		c.OwnerReferences = nil
+		c.Status.StoredVersions = []string{c.Spec.Versions[0].Name}
+		internal := &apiextensions.CustomResourceDefinition{}
+		if err := extv1.Convert_v1_CustomResourceDefinition_To_apiextensions_CustomResourceDefinition(c, internal, nil); err != nil {
+			return append(errs, field.InternalError(nil, fmt.Errorf("converting CRD %s: %w", c.Name, err)))
+		}
+		for _, e := range crdvalidation.ValidateCustomResourceDefinition(ctx, internal) {
+			e.Field = c.Name + ": " + e.Field
+			errs = append(errs, e)
+		}
+	}
+	return errs
+}
+
+// Validators returns a Validator per kind the XRD defines: the XR kind and the claim kind.
+func (x *XRD) Validators() (map[string]*Validator, error) {
+	xr, claim, err := x.CRDs()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*Validator{}
+	for _, c := range []*extv1.CustomResourceDefinition{xr, claim} {
+		if c == nil {
+			continue
+		}
+		v, err := NewValidator(c)
+		if err != nil {
+			return nil, err
+		}
+		out[c.Spec.Names.Kind] = v
+	}
+	return out, nil
 }
 
 // Validator validates objects of one XR kind.
@@ -133,30 +148,41 @@ type Validator struct {
 	structural *structuralschema.Structural
 	openAPI    apiservervalidation.SchemaValidator
 	cel        *cel.Validator
+	specFields []string
 }
 
-// NewValidator compiles the XRD's schema and CEL rules.
-func NewValidator(x *XRD) (*Validator, error) {
+// NewValidator compiles a CRD's (only) version schema and CEL rules.
+func NewValidator(c *extv1.CustomResourceDefinition) (*Validator, error) {
+	if len(c.Spec.Versions) != 1 || c.Spec.Versions[0].Schema == nil {
+		return nil, fmt.Errorf("CRD %s must have exactly one version with a schema", c.Name)
+	}
 	internal := &apiextensions.JSONSchemaProps{}
-	if err := extv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(x.Schema(), internal, nil); err != nil {
-		return nil, fmt.Errorf("converting schema of %s: %w", x.Metadata.Name, err)
+	if err := extv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(c.Spec.Versions[0].Schema.OpenAPIV3Schema, internal, nil); err != nil {
+		return nil, fmt.Errorf("converting schema of %s: %w", c.Name, err)
 	}
 	ss, err := structuralschema.NewStructural(internal)
 	if err != nil {
-		return nil, fmt.Errorf("schema of %s is not structural: %w", x.Metadata.Name, err)
+		return nil, fmt.Errorf("schema of %s is not structural: %w", c.Name, err)
 	}
 	if errs := structuralschema.ValidateStructural(nil, ss); len(errs) > 0 {
-		return nil, fmt.Errorf("schema of %s is not structural: %w", x.Metadata.Name, errs.ToAggregate())
+		return nil, fmt.Errorf("schema of %s is not structural: %w", c.Name, errs.ToAggregate())
 	}
 	openAPI, _, err := apiservervalidation.NewSchemaValidator(internal)
 	if err != nil {
-		return nil, fmt.Errorf("building OpenAPI validator for %s: %w", x.Metadata.Name, err)
+		return nil, fmt.Errorf("building OpenAPI validator for %s: %w", c.Name, err)
 	}
+	spec := c.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
 	return &Validator{
 		structural: ss,
 		openAPI:    openAPI,
 		cel:        cel.NewValidator(ss, true, celconfig.PerCallLimit),
+		specFields: slices.Sorted(maps.Keys(spec.Properties)),
 	}, nil
+}
+
+// SpecFields returns the names of every spec property of the kind, Crossplane's included.
+func (v *Validator) SpecFields() []string {
+	return slices.Clone(v.specFields)
 }
 
 // Result is what the API server would make of an object.

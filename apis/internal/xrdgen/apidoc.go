@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -35,7 +36,7 @@ func apiDoc(s *extv1.JSONSchemaProps) []byte {
 		if len(rules) > 0 {
 			fmt.Fprintf(&b, "\n### %s validation rules\n\n", top)
 			fmt.Fprintf(&b, "Checked by the API server (CEL `x-kubernetes-validations`) on create and update.\n\n")
-			fmt.Fprintf(&b, "| Field | Rule | Error message |\n|---|---|---|\n")
+			fmt.Fprintf(&b, "| Reported at | Rule | Error message |\n|---|---|---|\n")
 			for _, r := range rules {
 				fmt.Fprintf(&b, "| `%s` | `%s` | %s |\n", r[0], cell(r[1]), cell(r[2]))
 			}
@@ -58,7 +59,8 @@ func writeFields(b *bytes.Buffer, path string, prop *extv1.JSONSchemaProps, rule
 		if rule.MessageExpression != "" {
 			msg = "computed: `" + rule.MessageExpression + "`"
 		}
-		*rules = append(*rules, [3]string{path, rule.Rule, msg})
+		// Show the field the API server reports the error at, not the object the rule sits on.
+		*rules = append(*rules, [3]string{path + rule.FieldPath, rule.Rule, msg})
 	}
 	if prop.Items != nil && prop.Items.Schema != nil {
 		writeFields(b, path+"[]", prop.Items.Schema, rules)
@@ -112,10 +114,10 @@ func typeOf(p *extv1.JSONSchemaProps) string {
 		facts = append(facts, "one of "+strings.Join(vals, ", "))
 	}
 	if p.Minimum != nil {
-		facts = append(facts, fmt.Sprintf("min %g", *p.Minimum))
+		facts = append(facts, "min "+strconv.FormatFloat(*p.Minimum, 'f', -1, 64))
 	}
 	if p.Maximum != nil {
-		facts = append(facts, fmt.Sprintf("max %g", *p.Maximum))
+		facts = append(facts, "max "+strconv.FormatFloat(*p.Maximum, 'f', -1, 64))
 	}
 	if p.MaxItems != nil {
 		facts = append(facts, fmt.Sprintf("max %d items", *p.MaxItems))

@@ -138,6 +138,18 @@ func Write(root string, files Files) error {
 	return nil
 }
 
+// Stale returns the paths whose content under root differs from files (missing ones too).
+func Stale(root string, files Files) []string {
+	var stale []string
+	for _, p := range files.Paths() {
+		have, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+		if err != nil || !bytes.Equal(have, files[p]) {
+			stale = append(stale, p)
+		}
+	}
+	return stale
+}
+
 // memoryOutput is a controller-gen OutputRule that keeps every artifact in memory, keyed by
 // its path relative to the repository root.
 type memoryOutput struct {
@@ -151,11 +163,13 @@ type bufferCloser struct {
 	store func([]byte)
 }
 
+// Close hands the written bytes to the store.
 func (b *bufferCloser) Close() error {
 	b.store(bytes.Clone(b.Bytes()))
 	return nil
 }
 
+// Open returns a writer for one artifact; package code is keyed next to the package's files.
 func (m *memoryOutput) Open(pkg *loader.Package, itemPath string) (io.WriteCloser, error) {
 	key := "crds/" + itemPath
 	if pkg != nil {

@@ -5,9 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	extv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"sigs.k8s.io/yaml"
 
 	xpv1 "github.com/crossplane/crossplane/apis/v2/apiextensions/v1"
@@ -19,7 +21,7 @@ import (
 // repoRoot is the repository root as seen from this package's directory, where go test runs.
 const repoRoot = "../../.."
 
-// generated runs the generator once per test binary; loading the types takes about a second.
+// generated runs the generator on the repository.
 func generated(t *testing.T) Files {
 	t.Helper()
 	files, err := Generate(context.Background(), repoRoot)
@@ -29,10 +31,17 @@ func generated(t *testing.T) Files {
 	return files
 }
 
-// TestGeneratedFilesAreUpToDate fails when a committed generated file differs from what the
-// Go types produce now, e.g. after a types change without `make generate`.
-func TestGeneratedFilesAreUpToDate(t *testing.T) {
+// TestGenerate runs the generator once (loading and type-checking the types takes seconds
+// under -race) and checks its output in subtests.
+func TestGenerate(t *testing.T) {
 	files := generated(t)
+	t.Run("CommittedFilesAreUpToDate", func(t *testing.T) { testUpToDate(t, files) })
+	t.Run("XRDsDecodeIntoCrossplaneTypes", func(t *testing.T) { testXRDTypes(t, files) })
+}
+
+// testUpToDate fails when a committed generated file differs from what the Go types produce
+// now, e.g. after a types change without `make generate`.
+func testUpToDate(t *testing.T, files Files) {
 	want := []string{
 		APIDocFile,
 		DeepCopyFile,
@@ -57,10 +66,9 @@ func TestGeneratedFilesAreUpToDate(t *testing.T) {
 	}
 }
 
-// TestXRDsDecodeIntoCrossplaneTypes proves the XRDs use only fields Crossplane's own API types
-// know (strict decoding) and carry the names, scopes and references the packages rely on.
-func TestXRDsDecodeIntoCrossplaneTypes(t *testing.T) {
-	files := generated(t)
+// testXRDTypes proves the XRDs use only fields Crossplane's own API types know (strict
+// decoding) and carry the names, scopes and references the packages rely on.
+func testXRDTypes(t *testing.T, files Files) {
 
 	ns := &xpv2.CompositeResourceDefinition{}
 	if err := yaml.UnmarshalStrict(files[RedisHAXRDFile], ns); err != nil {
@@ -103,6 +111,21 @@ func TestXRDsDecodeIntoCrossplaneTypes(t *testing.T) {
 	}
 	if diff := cmp.Diff(wantLegacy, gotLegacy); diff != "" {
 		t.Errorf("legacy XRD -want +got:\n%s", diff)
+	}
+
+	// A category named like a resource makes `kubectl get redisha NAME` ambiguous ("you must
+	// specify only one resource"), because kubectl expands the category instead.
+	for _, names := range []extv1.CustomResourceDefinitionNames{ns.Spec.Names, legacy.Spec.Names, *legacy.Spec.ClaimNames} {
+		for _, c := range names.Categories {
+			if c == names.Singular || c == names.Plural || c == strings.ToLower(names.Kind) || slices.Contains(names.ShortNames, c) {
+				t.Errorf("%s: category %q collides with a resource name", names.Kind, c)
+			}
+			for _, other := range []string{v1alpha1.RedisHAPlural, v1alpha1.XRedisHAPlural, v1alpha1.RedisHAClaimPlural, "redisha", "xredisha", "redishaclaim"} {
+				if c == other {
+					t.Errorf("%s: category %q collides with resource name %q", names.Kind, c, other)
+				}
+			}
+		}
 	}
 
 	// Both XRDs must offer exactly the same spec and status.
@@ -160,5 +183,25 @@ func TestCompositionsTargetTheirXRDs(t *testing.T) {
 				t.Errorf("%s: %s -want +got:\n%s", tc.file, tc.reason, diff)
 			}
 		})
+	}
+}
+
+func TestWriteAndStale(t *testing.T) {
+	root := t.TempDir()
+	files := Files{"a/one.yaml": []byte("one\n"), "two.md": []byte("two\n")}
+	if diff := cmp.Diff([]string{"a/one.yaml", "two.md"}, Stale(root, files)); diff != "" {
+		t.Errorf("Stale before Write: missing files must be stale -want +got:\n%s", diff)
+	}
+	if err := Write(root, files); err != nil {
+		t.Fatal(err)
+	}
+	if got := Stale(root, files); len(got) != 0 {
+		t.Errorf("Stale after Write = %v, want none", got)
+	}
+	if err := os.WriteFile(filepath.Join(root, "two.md"), []byte("edited\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"two.md"}, Stale(root, files)); diff != "" {
+		t.Errorf("Stale after a hand edit -want +got:\n%s", diff)
 	}
 }
