@@ -21,10 +21,11 @@ type podSettings struct {
 	observedAuthSum string
 }
 
-// composeRedisStatefulSet is the Redis data StatefulSet. Pods start in order (pod 0 first,
-// the master of a new deployment); an init container decides each pod's role by asking the
-// Sentinels (scripts/redis-init.sh), and a preStop hook hands the master role over before a
-// pod stops.
+// composeRedisStatefulSet is the Redis data StatefulSet. An init container decides each pod's
+// role by asking the Sentinels (scripts/redis-init.sh), and a preStop hook hands the master
+// role over before a pod stops. Pods start in parallel, not in order: after a full restart the
+// Sentinels may name pod 2 the master, and pod 0, waiting as its replica, would never become
+// ready, so an ordered start would never start pod 2.
 func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstructured, error) {
 	spec := in.spec.Redis
 	c := ps.credentials
@@ -94,7 +95,7 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		WithSpec(appsv1ac.StatefulSetSpec().
 			WithReplicas(spec.Replicas).
 			WithServiceName(in.redisHeadlessName()).
-			WithPodManagementPolicy(appsv1.OrderedReadyPodManagement).
+			WithPodManagementPolicy(appsv1.ParallelPodManagement).
 			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(appsv1.RollingUpdateStatefulSetStrategyType)).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(in.selector(componentRedis))).
 			WithTemplate(corev1ac.PodTemplateSpec().

@@ -37,6 +37,41 @@ func TestBadInput(t *testing.T) {
 			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {sentinel: {downAfter: soon}}}`,
 			want:   want{`invalid RedisHA d/c: spec.sentinel.downAfter: Invalid value: "soon": must be a duration such as 5s`},
 		},
+		"UnparsableFailoverTimeout": {
+			reason: "failoverTimeout must parse as a duration.",
+			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {sentinel: {failoverTimeout: 1min}}}`,
+			want:   want{`invalid RedisHA d/c: spec.sentinel.failoverTimeout: Invalid value: "1min": must be a duration such as 60s`},
+		},
+		"DownAfterBelowOneSecond": {
+			reason: "A sub-second downAfter fails over on every network hiccup.",
+			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {sentinel: {downAfter: 500ms}}}`,
+			want:   want{`invalid RedisHA d/c: spec.sentinel.downAfter: Invalid value: "500ms": must be at least 1s, or short network hiccups trigger failovers`},
+		},
+		"NoTunnel": {
+			reason: "Without a tunnel pod clients cannot connect.",
+			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {tunnel: {replicas: -1}}}`,
+			want:   want{`invalid RedisHA d/c: spec.tunnel.replicas: Invalid value: -1: must be at least 1`},
+		},
+		"ExistingSecretWithoutName": {
+			reason: "An existing Secret reference must name the Secret.",
+			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {auth: {existingSecret: {key: pw}}}}`,
+			want:   want{`invalid RedisHA d/c: spec.auth.existingSecret.name: Required value: name the Secret that holds the password`},
+		},
+		"BadScrapeInterval": {
+			reason: "The ServiceMonitor interval must parse.",
+			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {metrics: {enabled: true, serviceMonitor: {enabled: true, interval: often}}}}`,
+			want:   want{`invalid RedisHA d/c: spec.metrics.serviceMonitor.interval: Invalid value: "often": must be a duration such as 30s`},
+		},
+		"BadServiceMonitorLabelKey": {
+			reason: "ServiceMonitor label keys must be valid label keys.",
+			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {metrics: {enabled: true, serviceMonitor: {enabled: true, labels: {"bad key": x}}}}}`,
+			want:   want{`invalid RedisHA d/c: spec.metrics.serviceMonitor.labels: Invalid value: "bad key": key: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`},
+		},
+		"SeveralErrorsAtOnce": {
+			reason: "Every problem is reported in one message, so the user fixes them in one go.",
+			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {redis: {replicas: 1}, tls: {enabled: true}}}`,
+			want:   want{`invalid RedisHA d/c: [spec.redis.replicas: Invalid value: 1: must be at least 2, so there is a replica to fail over to, spec.tls.secretName: Required value: name a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt, or set spec.tls.enabled: false]`},
+		},
 		"EvenSentinels": {
 			reason: "An even number of Sentinels has no strict majority.",
 			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {sentinel: {replicas: 4, quorum: 3}}}`,
