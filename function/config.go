@@ -166,6 +166,10 @@ func renderRedisConf(in *instance) string {
 	w.line("replica-read-only", "yes")
 	w.line("replica-serve-stale-data", "yes")
 	w.line("repl-diskless-sync", "yes")
+	w.comment("Start a full sync at once: after a failover the new master refuses writes")
+	w.comment("(min-replicas-to-write) until a replica has synced, so any delay here is write downtime.")
+	w.comment("Replicas are re-pointed one at a time (parallel-syncs 1), so there is nothing to batch.")
+	w.line("repl-diskless-sync-delay", "0")
 
 	if len(spec.Config) > 0 {
 		w.blank()

@@ -46,7 +46,7 @@ func TestRenderRedisConf(t *testing.T) {
 				"appendonly yes", "appendfsync everysec", `save ""`,
 				"maxmemory 201326592", "maxmemory-policy noeviction",
 				"min-replicas-to-write 1", "min-replicas-max-lag 10",
-				"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes",
+				"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes", "repl-diskless-sync-delay 0",
 			},
 		},
 		"RDBTLSAndExtraSettings": {
@@ -68,7 +68,7 @@ func TestRenderRedisConf(t *testing.T) {
 				"appendonly no", "save 3600 1 300 100 60 10000",
 				"maxmemory 805306368", "maxmemory-policy allkeys-lru",
 				"min-replicas-to-write 1", "min-replicas-max-lag 10",
-				"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes",
+				"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes", "repl-diskless-sync-delay 0",
 				"appendfsync always", `notify-keyspace-events ""`, "timeout 300",
 			},
 		},
@@ -82,7 +82,7 @@ func TestRenderRedisConf(t *testing.T) {
 				"appendonly no", `save ""`,
 				"maxmemory 201326592", "maxmemory-policy noeviction",
 				"min-replicas-to-write 1", "min-replicas-max-lag 10",
-				"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes",
+				"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes", "repl-diskless-sync-delay 0",
 			},
 		},
 	}

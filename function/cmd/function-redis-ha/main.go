@@ -17,7 +17,7 @@ type CLI struct {
 	Debug              bool   `help:"Emit debug logs in addition to info logs."                                                    short:"d"`
 	Network            string `default:"tcp"                                                                                       help:"Network on which to listen for gRPC connections."`
 	Address            string `default:":9443"                                                                                     help:"Address at which to listen for gRPC connections."`
-	TLSCertsDir        string `env:"TLS_SERVER_CERTS_DIR" name:"tls-server-certs-dir"                                                                        help:"Directory containing server certs (tls.key, tls.crt) and the CA used to verify client certificates (ca.crt)."`
+	TLSCertsDir        string `env:"TLS_SERVER_CERTS_DIR" name:"tls-server-certs-dir" aliases:"tls-certs-dir"                                                                        help:"Directory containing server certs (tls.key, tls.crt) and the CA used to verify client certificates (ca.crt)."`
 	Insecure           bool   `help:"Run without mTLS credentials. If you supply this flag --tls-server-certs-dir will be ignored."`
 	MaxRecvMessageSize int    `default:"4"                                                                                         help:"Maximum size of received messages in MB."`
 	// The SDK would otherwise always listen on :8080 for metrics, which collides with
