@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -308,9 +309,11 @@ func TestPodScriptsAgainstRealRedis(t *testing.T) {
 	if err := s.sentinels[2].Close(); err != nil {
 		t.Fatal(err)
 	}
-	if conf := s.initSentinel(2); !hasLine(conf, fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2", masterName, newMaster)) {
-		t.Fatalf("restarted sentinel must monitor the new master on port %d, got:\n%s", newMaster, conf)
+	conf2 := s.initSentinel(2)
+	if !hasLine(conf2, fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2", masterName, newMaster)) {
+		t.Fatalf("restarted sentinel must monitor the new master on port %d, got:\n%s", newMaster, conf2)
 	}
+	s.startSentinel(2, conf2)
 
 	// preStop on the current master hands the role over before it stops.
 	if out, err := s.runScript("redis-prestop.sh", nil, newMaster, "REDIS_HA_PRESTOP_WAIT=30"); err != nil {
@@ -321,6 +324,27 @@ func TestPodScriptsAgainstRealRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p == newMaster {
-		t.Errorf("after redis-prestop.sh on the master (port %d) the sentinels still report it as master", newMaster)
+		t.Fatalf("after redis-prestop.sh on the master (port %d) the sentinels still report it as master", newMaster)
+	}
+
+	// The master crashes and loses its data, and restarts before the Sentinels notice:
+	// starting as master would replicate its empty dataset over the replicas, so it waits
+	// for the failover and follows the new master.
+	lost := slices.IndexFunc(s.redisPorts, func(port int) bool { return port == p })
+	if err := s.redis[lost].Close(); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(s.cfgDir, fmt.Sprintf("data-%d", lost))
+	for _, f := range []string{"appendonlydir", "dump.rdb"} {
+		if err := os.RemoveAll(filepath.Join(dataDir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := s.initRedis(lost)
+	if !strings.Contains(s.lastLog, "it has no data: waiting") {
+		t.Errorf("a master without data must wait for a failover, log:\n%s", s.lastLog)
+	}
+	if hasLine(conf, "replicaof 127.0.0.1 "+strconv.Itoa(p)) || !strings.Contains(conf, "replicaof 127.0.0.1 ") {
+		t.Errorf("a master that lost its data must come back as a replica of another node, got:\n%s", conf)
 	}
 }
