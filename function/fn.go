@@ -119,11 +119,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		}
 		dc.Resource = &composed.Unstructured{Unstructured: *u}
 	}
-	allReady, err := setReadiness(desired, observed)
-	if err != nil {
-		response.Fatal(rsp, err)
-		return rsp, nil
-	}
+	allReady := setReadiness(desired, observed)
 	if err := response.SetDesiredComposedResources(rsp, desired); err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot set desired composed resources"))
 		return rsp, nil

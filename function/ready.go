@@ -5,13 +5,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/crossplane/function-sdk-go/errors"
 	"github.com/crossplane/function-sdk-go/resource"
 )
 
-// readinessCheck tells from an observed object whether it is ready. An error means the
-// observed object could not be read as its kind.
-type readinessCheck func(observed *unstructured.Unstructured) (bool, error)
+// readinessCheck tells from an observed object whether it is ready.
+type readinessCheck func(observed *unstructured.Unstructured) bool
 
 // readinessCheckFor returns the check of a composed object's kind. Kinds without a status to
 // wait for (Secrets, ConfigMaps, Services, PDBs, NetworkPolicies, ServiceAccounts,
@@ -23,31 +21,31 @@ func readinessCheckFor(apiVersion, kind string) readinessCheck {
 	case apiVersion == "apps/v1" && kind == "Deployment":
 		return deploymentReady
 	default:
-		return func(*unstructured.Unstructured) (bool, error) { return true, nil }
+		return func(*unstructured.Unstructured) bool { return true }
 	}
 }
 
 // statefulSetReady: the controller has seen the latest spec (observedGeneration), every
 // replica is ready and on the latest revision (readyReplicas and updatedReplicas equal
 // spec.replicas), and the rollout is finished (currentRevision equals updateRevision).
-func statefulSetReady(observed *unstructured.Unstructured) (bool, error) {
+func statefulSetReady(observed *unstructured.Unstructured) bool {
 	o := observed.Object
 	want := intField(o, 1, "spec", "replicas")
 	return intField(o, 0, "status", "observedGeneration") >= observed.GetGeneration() &&
 		intField(o, 0, "status", "readyReplicas") == want &&
 		intField(o, 0, "status", "updatedReplicas") == want &&
 		stringField(o, "status", "updateRevision") != "" &&
-		stringField(o, "status", "currentRevision") == stringField(o, "status", "updateRevision"), nil
+		stringField(o, "status", "currentRevision") == stringField(o, "status", "updateRevision")
 }
 
 // deploymentReady: the controller has seen the latest spec (observedGeneration), the
 // Deployment reports Available, and every replica runs the latest pod template
 // (updatedReplicas equals spec.replicas).
-func deploymentReady(observed *unstructured.Unstructured) (bool, error) {
+func deploymentReady(observed *unstructured.Unstructured) bool {
 	o := observed.Object
 	return intField(o, 0, "status", "observedGeneration") >= observed.GetGeneration() &&
 		intField(o, 0, "status", "updatedReplicas") == intField(o, 1, "spec", "replicas") &&
-		deploymentAvailable(observed), nil
+		deploymentAvailable(observed)
 }
 
 // deploymentAvailable reports the Deployment's Available condition.
@@ -103,16 +101,12 @@ func setReadiness(desired map[resource.Name]*resource.DesiredComposed, observed 
 			dc.Ready = resource.ReadyFalse
 			if oc, ok := observed[name]; ok {
 				u := &oc.Resource.Unstructured
-				ready, err := readinessCheckFor(u.GetAPIVersion(), u.GetKind())(u)
-				if err != nil {
-					return false, errors.Wrapf(err, "cannot read observed composed resource %q", name)
-				}
-				if ready {
+				if readinessCheckFor(u.GetAPIVersion(), u.GetKind())(u) {
 					dc.Ready = resource.ReadyTrue
 				}
 			}
 		}
 		all = all && dc.Ready == resource.ReadyTrue
 	}
-	return all, nil
+	return all
 }

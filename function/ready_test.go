@@ -135,10 +135,7 @@ func TestSetReadiness(t *testing.T) {
 			for n, o := range tc.args.observed {
 				observed[n] = observedObject(o)
 			}
-			all, err := setReadiness(desired, observed)
-			if err != nil {
-				t.Fatal(err)
-			}
+			all := setReadiness(desired, observed)
 			got := map[resource.Name]resource.Ready{}
 			for n, d := range desired {
 				got[n] = d.Ready
