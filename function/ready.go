@@ -94,7 +94,7 @@ func stringField(obj map[string]any, path ...string) string {
 // setReadiness sets the readiness of every desired composed resource from its observed
 // state. A readiness an earlier pipeline step already set is left alone; a resource not
 // observed yet is not ready. It returns whether every desired resource is ready.
-func setReadiness(desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) (bool, error) {
+func setReadiness(desired map[resource.Name]*resource.DesiredComposed, observed map[resource.Name]resource.ObservedComposed) bool {
 	all := true
 	for name, dc := range desired {
 		if dc.Ready == resource.ReadyUnspecified {
