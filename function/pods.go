@@ -130,7 +130,11 @@ func scriptEnv(in *instance, headless string, port int, c credentials) []*corev1
 		env = append(env, corev1ac.EnvVar().WithName("REDIS_HA_CLI_ARGS").WithValue("--tls --cacert "+tlsDir+"/ca.crt"))
 	}
 	if c.enabled {
+		// The scripts read REDISCLI_AUTH (and redis-cli does); valkey-cli reads VALKEYCLI_AUTH.
 		env = append(env, passwordEnv("REDISCLI_AUTH", c))
+		if in.spec.Redis.Image.Flavor == v1alpha1.FlavorValkey {
+			env = append(env, passwordEnv("VALKEYCLI_AUTH", c))
+		}
 	}
 	return env
 }

@@ -4,8 +4,9 @@
 # (the StatefulSets set the variables) and on a plain machine (set them yourself):
 #   REDIS_HA_CLI            redis-cli or valkey-cli (default redis-cli)
 #   REDIS_HA_CLI_ARGS       extra words for every call, e.g. --tls --cacert /path/ca.crt
-#   REDISCLI_AUTH           the password; redis-cli reads it itself, so it is never on a
-#                           command line where ps could show it
+#   REDISCLI_AUTH           the password; redis-cli reads it itself (valkey-cli reads
+#                           VALKEYCLI_AUTH, set alongside), so it is never on a command
+#                           line where ps could show it
 #   REDIS_HA_MASTER_NAME    the Sentinel master name
 #   REDIS_HA_SENTINELS      host:port of every Sentinel, space-separated
 #   REDIS_HA_REDIS_NODES    host:port of every Redis node, space-separated; the first one is
