@@ -26,9 +26,10 @@ func composeAll(in *instance, src passwordSources) (*composition, error) {
 		return nil, err
 	}
 	ps := podSettings{
-		credentials:     creds,
-		configChecksum:  configChecksum(data),
-		observedAuthSum: observedAuthChecksum(src.observed),
+		credentials:       creds,
+		redisConfigSum:    configChecksum(data, redisConfigKeys...),
+		sentinelConfigSum: configChecksum(data, sentinelConfigKeys...),
+		observedAuthSum:   observedAuthChecksum(src.observed),
 	}
 
 	out := &composition{objects: map[resource.Name]*unstructured.Unstructured{}, credentials: creds}
@@ -58,7 +59,7 @@ func composeAll(in *instance, src passwordSources) (*composition, error) {
 		{resourceTunnelMetricsService, func() (*unstructured.Unstructured, error) { return composeTunnelMetricsService(in) }},
 		{resourceRedisStatefulSet, func() (*unstructured.Unstructured, error) { return composeRedisStatefulSet(in, ps) }},
 		{resourceSentinelStatefulSet, func() (*unstructured.Unstructured, error) { return composeSentinelStatefulSet(in, ps) }},
-		{resourceTunnelDeployment, func() (*unstructured.Unstructured, error) { return composeTunnelDeployment(in, creds) }},
+		{resourceTunnelDeployment, func() (*unstructured.Unstructured, error) { return composeTunnelDeployment(in, ps) }},
 		{resourceRedisPDB, func() (*unstructured.Unstructured, error) { return composeRedisPDB(in) }},
 		{resourceSentinelPDB, func() (*unstructured.Unstructured, error) { return composeSentinelPDB(in) }},
 		{resourceTunnelPDB, func() (*unstructured.Unstructured, error) { return composeTunnelPDB(in) }},

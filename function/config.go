@@ -87,20 +87,28 @@ func composeConfigMap(in *instance, data map[string]string) (*unstructured.Unstr
 	return toUnstructured(cm)
 }
 
-// configChecksum digests the ConfigMap data in key order, for the pod annotation that rolls
-// the pods when their configuration changes.
-func configChecksum(data map[string]string) string {
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
+// configChecksum digests the given ConfigMap keys (all keys when none are given), in key
+// order, for the pod annotation that rolls pods when what they read changes. Each component
+// digests only its own keys: a Sentinel setting must not restart (and fail over) Redis.
+func configChecksum(data map[string]string, keys ...string) string {
+	if len(keys) == 0 {
+		for k := range data {
+			keys = append(keys, k)
+		}
 	}
-	slices.Sort(keys)
+	keys = slices.Sorted(slices.Values(keys))
 	parts := make([]string, 0, 2*len(keys))
 	for _, k := range keys {
 		parts = append(parts, k, data[k])
 	}
 	return checksum(parts...)
 }
+
+// redisConfigKeys and sentinelConfigKeys are the ConfigMap keys each component's pods read.
+var (
+	redisConfigKeys    = []string{configKeyRedis, "lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh"}
+	sentinelConfigKeys = []string{configKeySentinel, "lib.sh", "probe.sh", "sentinel-init.sh"}
+)
 
 // confWriter collects config lines; comments say why a setting is there, for whoever reads
 // the file in a pod.

@@ -173,4 +173,28 @@ func TestConfigChecksum(t *testing.T) {
 	if configChecksum(a) == configChecksum(c) {
 		t.Error("configChecksum did not change with the config; pods would not pick up a change")
 	}
+	if configChecksum(a, configKeyRedis) != configChecksum(c, configKeyRedis) {
+		t.Error("a sentinel.conf change changed the Redis checksum; it would restart Redis and fail over for nothing")
+	}
+}
+
+// TestConfigKeysCoverConfigMap guards the per-component checksums: every ConfigMap key must be
+// read by some component, or a change to it would roll no pod.
+func TestConfigKeysCoverConfigMap(t *testing.T) {
+	data, err := configData(configInstance(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, k := range append(append([]string{}, redisConfigKeys...), sentinelConfigKeys...) {
+		if _, ok := data[k]; !ok {
+			t.Errorf("checksum key %q is not in the ConfigMap", k)
+		}
+		covered[k] = true
+	}
+	for k := range data {
+		if !covered[k] {
+			t.Errorf("ConfigMap key %q is in no component's checksum", k)
+		}
+	}
 }

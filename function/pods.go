@@ -179,9 +179,13 @@ func mount(name, path string, readOnly bool) *corev1ac.VolumeMountApplyConfigura
 	return m
 }
 
-// podAnnotations roll the pods when their configuration or password changes.
+// podAnnotations roll the pods when their configuration or password changes. configSum is
+// empty for pods that read no ConfigMap (the tunnel).
 func podAnnotations(configSum string, c credentials, observedAuthSum string) map[string]string {
-	a := map[string]string{annotationConfigChecksum: configSum}
+	a := map[string]string{}
+	if configSum != "" {
+		a[annotationConfigChecksum] = configSum
+	}
 	switch {
 	case c.enabled && c.known:
 		a[annotationAuthChecksum] = checksum(c.password)

@@ -14,10 +14,13 @@ import (
 	"github.com/crossplane/function-sdk-go/errors"
 )
 
-// podSettings are the values a StatefulSet's pod template depends on besides the spec.
+// podSettings are the values the pod templates depend on besides the spec.
 type podSettings struct {
-	credentials     credentials
-	configChecksum  string
+	credentials credentials
+	// redisConfigSum and sentinelConfigSum digest what each component reads from the ConfigMap.
+	redisConfigSum    string
+	sentinelConfigSum string
+	// observedAuthSum is the auth checksum the running pods were started with.
 	observedAuthSum string
 }
 
@@ -100,7 +103,7 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(in.selector(componentRedis))).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(in.labels(componentRedis)).
-				WithAnnotations(podAnnotations(ps.configChecksum, c, ps.observedAuthSum)).
+				WithAnnotations(podAnnotations(ps.redisConfigSum, c, ps.observedAuthSum)).
 				WithSpec(pod)))
 	if spec.Persistence.Persistent() {
 		size, err := resource.ParseQuantity(spec.Persistence.Storage.Size)

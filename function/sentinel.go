@@ -69,7 +69,7 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(in.selector(componentSentinel))).
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(in.labels(componentSentinel)).
-				WithAnnotations(podAnnotations(ps.configChecksum, c, ps.observedAuthSum)).
+				WithAnnotations(podAnnotations(ps.sentinelConfigSum, c, ps.observedAuthSum)).
 				WithSpec(pod)))
 	return toUnstructured(sts)
 }

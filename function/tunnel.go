@@ -52,7 +52,8 @@ func tunnelArgs(in *instance) []string {
 
 // composeTunnelDeployment is the tunnel Deployment. Rolling updates add a new pod before
 // removing an old one, and each old pod drains its clients (--drain-timeout) before it exits.
-func composeTunnelDeployment(in *instance, c credentials) (*unstructured.Unstructured, error) {
+func composeTunnelDeployment(in *instance, ps podSettings) (*unstructured.Unstructured, error) {
+	c := ps.credentials
 	ports := []*corev1ac.ContainerPortApplyConfiguration{
 		corev1ac.ContainerPort().WithName("redis").WithContainerPort(tunnelPort).WithProtocol(corev1.ProtocolTCP),
 	}
@@ -108,6 +109,11 @@ func composeTunnelDeployment(in *instance, c credentials) (*unstructured.Unstruc
 			WithTemplate(corev1ac.PodTemplateSpec().
 				WithLabels(in.labels(componentTunnel)).
 				WithSpec(pod)))
+	// The password reaches the tunnel through environment variables, which a running pod
+	// never re-reads: roll the tunnels when it changes.
+	if a := podAnnotations("", c, ps.observedAuthSum); len(a) > 0 {
+		d.Spec.Template.WithAnnotations(a)
+	}
 	return toUnstructured(d)
 }
 
