@@ -225,9 +225,13 @@ func TestRunFunction(t *testing.T) {
 				d := goldenState(t, "redisha-full")
 				delete(d.Resources, string(resourceConnectionSecret))
 				// The auth checksum is unknown until the Secret is read.
-				for _, n := range []string{"redis-statefulset", "sentinel-statefulset"} {
-					ann := d.Resources[n].Resource.Fields["spec"].GetStructValue().Fields["template"].GetStructValue().Fields["metadata"].GetStructValue().Fields["annotations"].GetStructValue()
+				for _, n := range []string{"redis-statefulset", "sentinel-statefulset", "tunnel-deployment"} {
+					meta := d.Resources[n].Resource.Fields["spec"].GetStructValue().Fields["template"].GetStructValue().Fields["metadata"].GetStructValue()
+					ann := meta.Fields["annotations"].GetStructValue()
 					delete(ann.Fields, annotationAuthChecksum)
+					if len(ann.Fields) == 0 {
+						delete(meta.Fields, "annotations")
+					}
 				}
 				ns := "shop"
 				return &fnv1.RunFunctionResponse{
