@@ -2,6 +2,7 @@ module github.com/redis-ha/redis-ha
 
 go 1.26
 
-require github.com/gomodule/redigo v1.9.3
-
-require github.com/google/go-cmp v0.7.0
+require (
+	github.com/gomodule/redigo v1.9.3
+	github.com/google/go-cmp v0.7.0
+)
