@@ -60,6 +60,7 @@ type config struct {
 	readEvery   int
 	keyPrefix   string
 	progressDur time.Duration
+	gapReport   time.Duration
 }
 
 func parseFlags(args []string) (config, error) {
@@ -73,6 +74,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.readEvery, "read-every", 10, "read back one earlier key every N writes (0: never)")
 	fs.StringVar(&cfg.keyPrefix, "key-prefix", fmt.Sprintf("demo:%d", time.Now().UnixNano()), "prefix of the keys written")
 	fs.DurationVar(&cfg.progressDur, "progress", time.Second, "how often to print a progress line")
+	fs.DurationVar(&cfg.gapReport, "gap-report", 100*time.Millisecond, "print a \"resumed\" line when writes resume after a gap this long")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -89,6 +91,8 @@ func parseFlags(args []string) (config, error) {
 		return config{}, errors.New("--read-every must be 0 (never) or positive")
 	case cfg.progressDur <= 0:
 		return config{}, errors.New("--progress must be positive, e.g. 1s")
+	case cfg.gapReport <= 0:
+		return config{}, errors.New("--gap-report must be positive, e.g. 100ms")
 	}
 	return cfg, nil
 }

@@ -18,13 +18,13 @@ func TestParseFlags(t *testing.T) {
 		"Defaults": {
 			reason: "Without flags the app talks to the default tunnel port at 2000 writes/s.",
 			args:   []string{"--key-prefix=p"},
-			want:   config{addr: "127.0.0.1:6379", rate: 2000, timeout: 500 * time.Millisecond, readEvery: 10, keyPrefix: "p", progressDur: time.Second},
+			want:   config{addr: "127.0.0.1:6379", rate: 2000, timeout: 500 * time.Millisecond, readEvery: 10, keyPrefix: "p", progressDur: time.Second, gapReport: 100 * time.Millisecond},
 		},
 		"Environment": {
 			reason: "Address, user and password come from the environment, as in a Kubernetes Deployment.",
 			args:   []string{"--key-prefix=p"},
 			env:    map[string]string{"REDIS_ADDR": "tunnel:6379", "REDIS_USERNAME": "app", "REDIS_PASSWORD": "s3cret"},
-			want:   config{addr: "tunnel:6379", username: "app", password: "s3cret", rate: 2000, timeout: 500 * time.Millisecond, readEvery: 10, keyPrefix: "p", progressDur: time.Second},
+			want:   config{addr: "tunnel:6379", username: "app", password: "s3cret", rate: 2000, timeout: 500 * time.Millisecond, readEvery: 10, keyPrefix: "p", progressDur: time.Second, gapReport: 100 * time.Millisecond},
 		},
 		"ZeroRate": {
 			reason:  "A zero rate would divide by zero; the error names the flag.",

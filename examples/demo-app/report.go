@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// event is one line of demo-app's output. Event names: "start", "progress", "verify", "summary".
+// event is one line of demo-app's output. Event names: "start", "progress", "verify",
+// "resumed" (the first acknowledged write after a gap of at least --gap-report) and "summary".
 type event struct {
 	Event string    `json:"event"`
 	Time  time.Time `json:"time"`
@@ -31,6 +32,11 @@ type event struct {
 	// read back, and how many of them were gone or changed.
 	Checked uint64 `json:"checked,omitempty"`
 	Missing uint64 `json:"missing"`
+
+	// GapMs and GapStart are set on "resumed": how long no write was acknowledged, and when
+	// the last acknowledged write before the gap was.
+	GapMs    float64   `json:"gapMs,omitempty"`
+	GapStart time.Time `json:"gapStart,omitzero"`
 
 	Addr      string `json:"addr,omitempty"`
 	KeyPrefix string `json:"keyPrefix,omitempty"`

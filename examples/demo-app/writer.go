@@ -100,6 +100,11 @@ func (w *writer) writeOne() {
 	}
 	now := time.Now()
 	gap := now.Sub(w.lastAck)
+	if gap >= w.cfg.gapReport {
+		e := w.snapshot("resumed")
+		e.Time, e.GapMs, e.GapStart = now, float64(gap.Microseconds())/1000, w.lastAck
+		w.rep.emit(e)
+	}
 	w.maxGap = max(w.maxGap, gap)
 	w.totalMaxGap = max(w.totalMaxGap, gap)
 	w.lastAck = now
