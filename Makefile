@@ -35,6 +35,13 @@ test: vet fmt-check unit
 
 # ---- function, API and packages ---------------------------------------------
 
+.PHONY: generate generate-check
+generate: ## write deepcopy code, XRDs + Composition copies (package/configuration/) and docs/api.md from apis/v1alpha1
+	$(GO) run ./apis/cmd/xrd-gen -root .
+
+generate-check: ## fail if a generated file is out of date (the drift tests check the same, with a diff)
+	$(GO) run ./apis/cmd/xrd-gen -root . -check
+
 
 # ---- images -----------------------------------------------------------------
 
