@@ -31,6 +31,16 @@ func (d *localDeployment) serverByAddr(addr string) *redisproc.Process {
 	return nil
 }
 
+// serverByName returns the Redis process of the pod with that name.
+func (d *localDeployment) serverByName(name string) *redisproc.Process {
+	for _, s := range d.servers {
+		if s.Name() == name {
+			return s
+		}
+	}
+	return nil
+}
+
 // sentinelMaster returns the master the most Sentinels name, asking every running one.
 func (d *localDeployment) sentinelMaster(ctx context.Context) (string, error) {
 	votes := map[string]int{}

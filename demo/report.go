@@ -43,6 +43,9 @@ func (r *Report) check() error {
 	if !ok {
 		return fmt.Errorf("the graceful failover did not run")
 	}
+	if p.AckedSoFar == 0 {
+		return fmt.Errorf("no write was acknowledged through the tunnel before the graceful failover was checked")
+	}
 	if p.AckedMissing > 0 {
 		return fmt.Errorf("%d acknowledged writes were lost on the graceful failover; redis-ha promises none", p.AckedMissing)
 	}

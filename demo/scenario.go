@@ -34,9 +34,10 @@ type scenario struct {
 	app     *demoApp
 	say     func(format string, args ...any)
 	missing uint64 // acknowledged writes found missing by the previous check
-	// rejoin restarts a Redis process the way its pod would come back: asking the Sentinels
-	// for the current master first.
-	rejoin func(ctx context.Context, p *redisproc.Process) error
+	// rejoin restarts a Redis process the way its pod would come back, running its init
+	// script first (which asks the Sentinels for the current master), and returns the new
+	// process.
+	rejoin func(ctx context.Context, p *redisproc.Process) (*redisproc.Process, error)
 }
 
 // gracefulFailover asks a Sentinel to fail over, as an operator or a node drain would.
@@ -109,7 +110,8 @@ func (s *scenario) restartOldMaster(ctx context.Context, old *redisproc.Process)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	s.say("restarting %s", old.Name())
-	if err := s.rejoin(ctx, old); err != nil {
+	back, err := s.rejoin(ctx, old)
+	if err != nil {
 		return "", fmt.Errorf("cannot restart %s: %w", old.Name(), err)
 	}
 	master, err := s.currentMaster(ctx)
@@ -119,11 +121,11 @@ func (s *scenario) restartOldMaster(ctx context.Context, old *redisproc.Process)
 	if err := s.dep.waitSettled(ctx, master); err != nil {
 		return "", err
 	}
-	r, err := role(ctx, old)
+	r, err := role(ctx, back)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s is back as a %s of %s", old.Name(), replicaWord(r), master.Name()), nil
+	return fmt.Sprintf("%s is back as a %s of %s", back.Name(), replicaWord(r), master.Name()), nil
 }
 
 // currentMaster is the master the Sentinels name, checked with ROLE.
