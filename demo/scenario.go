@@ -10,9 +10,9 @@ import (
 
 // phase is what one failover of the demo did to the application.
 type phase struct {
-	Name      string  `json:"name"`
-	OldMaster string  `json:"oldMaster"`
-	NewMaster string  `json:"newMaster"`
+	Name      string `json:"name"`
+	OldMaster string `json:"oldMaster"`
+	NewMaster string `json:"newMaster"`
 	// PromotedAfterMs is from the start of the phase (the command or the kill) to the moment
 	// a replica first answered ROLE master.
 	PromotedAfterMs float64 `json:"promotedAfterMs"`
