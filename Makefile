@@ -17,7 +17,8 @@ all: build
 
 build: ## build every binary into _output/bin
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./tunnel/cmd/redis-ha-tunnel ./function/cmd/function-redis-ha
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./tunnel/cmd/redis-ha-tunnel ./function/cmd/function-redis-ha \
+		./demo/cmd/redis-ha-demo ./examples/demo-app
 
 vet:
 	$(GO) vet ./...
@@ -28,7 +29,7 @@ fmt-check:
 unit: ## unit and integration tests with the race detector
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
-test: vet fmt-check unit
+test: vet fmt-check unit demo-check
 
 # ---- tunnel -----------------------------------------------------------------
 
@@ -116,6 +117,14 @@ render: ## crossplane composition render of every examples/*.yaml XR into _outpu
 
 
 # ---- demo -------------------------------------------------------------------
+.PHONY: demo demo-check
+ARGS ?=
+
+demo: build ## render examples/redisha.yaml, run it locally, fail over twice, report (ARGS=--keep-running ...)
+	$(BIN)/redis-ha-demo $(ARGS)
+
+demo-check: build ## the demo as CI runs it: fails unless the graceful failover lost no acknowledged write
+	$(BIN)/redis-ha-demo --report $(OUTPUT)/demo-report.json $(ARGS)
 
 
 # ---- end-to-end --------------------------------------------------------------
