@@ -413,6 +413,8 @@ func TestIntegrationTransparency(t *testing.T) {
 		}
 	})
 	t.Run("max-clients", func(t *testing.T) {
+		// Sessions of the subtests above end asynchronously; start from zero.
+		waitFor(t, 5*time.Second, "earlier sessions to end", func() bool { return tun.limiter.current.Load() == 0 })
 		var conns []net.Conn
 		defer func() {
 			for _, c := range conns {
@@ -601,7 +603,9 @@ func TestIntegrationAbortedFailoverUnfencesWithoutLoss(t *testing.T) {
 	fencedAt := time.Now()
 	frozen := w.count()
 	time.Sleep(200 * time.Millisecond)
-	if got := w.count(); got != frozen {
+	// One synchronous writer has at most one write in flight at the fence; its reply may
+	// land just after the snapshot. Anything beyond that went through the fence.
+	if got := w.count(); got > frozen+1 {
 		t.Errorf("%d writes acked while fenced", got-frozen)
 	}
 	waitFor(t, 15*time.Second, "the fence to lift after the abort", func() bool { return !tun.Status()[name].Fenced })
