@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Endpoint binds a listen address to a Sentinel master name.
@@ -171,6 +173,13 @@ type listener struct {
 	ln       net.Listener
 	master   *masterEndpoint
 	replicas *replicaEndpoint
+
+	// Metric children resolved once: label lookups stay off the per-connection path.
+	sessionsOpen  prometheus.Gauge
+	sessionsTotal prometheus.Counter
+	held          prometheus.Observer
+	bytesUp       prometheus.Counter
+	bytesDown     prometheus.Counter
 }
 
 // New validates cfg and builds a Tunnel. Nothing listens until Start.
@@ -222,7 +231,14 @@ func (t *Tunnel) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("tunnel: listen for %s %s on %s: %w", kind, name, addr, err)
 		}
-		t.listeners = append(t.listeners, &listener{name: name, kind: kind, ln: ln, master: t.masters[name], replicas: t.replicas[name]})
+		t.listeners = append(t.listeners, &listener{
+			name: name, kind: kind, ln: ln, master: t.masters[name], replicas: t.replicas[name],
+			sessionsOpen:  t.metrics.sessionsOpen.WithLabelValues(name, kind),
+			sessionsTotal: t.metrics.sessionsTotal.WithLabelValues(name, kind),
+			held:          t.metrics.held.WithLabelValues(name),
+			bytesUp:       t.metrics.bytes.WithLabelValues(name, "up"),
+			bytesDown:     t.metrics.bytes.WithLabelValues(name, "down"),
+		})
 		return nil
 	}
 	for _, e := range t.cfg.Masters {
@@ -360,8 +376,8 @@ func (t *Tunnel) acceptLoop(l *listener) {
 // dial it, attach, then copy bytes until either side ends or the session is cut.
 func (t *Tunnel) serve(l *listener, raw net.Conn) {
 	if tc, ok := raw.(*net.TCPConn); ok {
+		// Go sets TCP_NODELAY already; keepalive finds clients that vanished.
 		_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3})
-		_ = tc.SetNoDelay(true)
 	}
 	client := raw
 	if t.cfg.ClientTLS != nil {
@@ -389,7 +405,7 @@ func (t *Tunnel) serve(l *listener, raw net.Conn) {
 		if addr != "" {
 			s, err := t.connect(l, client, addr)
 			if err == nil {
-				t.metrics.held.WithLabelValues(l.name).Observe(time.Since(start).Seconds())
+				l.held.Observe(time.Since(start).Seconds())
 				t.bridge(l, s)
 				return
 			}
@@ -445,14 +461,12 @@ func (t *Tunnel) connect(l *listener, client net.Conn, addr string) (*session, e
 		}
 		return nil, err
 	}
-	up := t.metrics.bytes.WithLabelValues(l.name, "up")
-	down := t.metrics.bytes.WithLabelValues(l.name, "down")
 	s := newSession(client, server, addr, func(u, d int64) {
 		if u > 0 {
-			up.Add(float64(u))
+			l.bytesUp.Add(float64(u))
 		}
 		if d > 0 {
-			down.Add(float64(d))
+			l.bytesDown.Add(float64(d))
 		}
 	})
 	attached := false
@@ -469,9 +483,9 @@ func (t *Tunnel) connect(l *listener, client net.Conn, addr string) (*session, e
 }
 
 func (t *Tunnel) bridge(l *listener, s *session) {
-	t.metrics.sessionsOpen.WithLabelValues(l.name, l.kind).Inc()
-	t.metrics.sessionsTotal.WithLabelValues(l.name, l.kind).Inc()
-	defer t.metrics.sessionsOpen.WithLabelValues(l.name, l.kind).Dec()
+	l.sessionsOpen.Inc()
+	l.sessionsTotal.Inc()
+	defer l.sessionsOpen.Dec()
 	if l.kind == "master" {
 		defer l.master.detach(s)
 	} else {
