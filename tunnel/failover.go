@@ -106,9 +106,12 @@ func (m *failoverMachine) usable() bool {
 	return m.target != "" && !m.fenced && !m.targetDown && !m.targetDemoted
 }
 
-// ready is the /readyz condition: a verified, usable master and at least one Sentinel.
+// ready is the /readyz condition: a master was verified and at least one Sentinel
+// answers. A fence or an unreachable master does not make the tunnel unready: it holds
+// new connections itself for --failover-hold, whereas an unready pod would be dropped
+// from the Service endpoints and clients would be refused instead of held.
 func (m *failoverMachine) ready() bool {
-	return m.usable() && m.reachableSentinels > 0
+	return m.target != "" && m.reachableSentinels > 0
 }
 
 func (m *failoverMachine) blocked(addr string) bool {

@@ -139,7 +139,7 @@ func TestFailoverMachine(t *testing.T) {
 				roleMaster(addrA),
 			},
 			want:  []action{{Kind: actFence, Addr: addrA, Reason: "+try-failover"}},
-			state: machineState{Target: addrA, Fenced: true},
+			state: machineState{Target: addrA, Fenced: true, Ready: true},
 		},
 		"hold expiry unfences a target that is still master": {
 			reason: "a stuck failover must not block clients forever",
@@ -168,7 +168,7 @@ func TestFailoverMachine(t *testing.T) {
 				{Kind: actFence, Addr: addrA, Reason: "+switch-master"},
 				{Kind: actWatchCandidate, Addr: addrB, Reason: "+switch-master"},
 			},
-			state: machineState{Target: addrA, Fenced: true},
+			state: machineState{Target: addrA, Fenced: true, Ready: true},
 		},
 		"switch-master as the first sign cuts over once the new master is verified": {
 			reason: "events before it were missed (Sentinel reconnecting)",

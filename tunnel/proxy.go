@@ -139,7 +139,7 @@ type MasterStatus struct {
 	Fenced bool
 	// Down is true while the master is unreachable.
 	Down bool
-	// Ready is the /readyz condition.
+	// Ready is the /readyz condition: a verified master, a reachable Sentinel, not draining.
 	Ready bool
 }
 
