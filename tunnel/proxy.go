@@ -364,17 +364,22 @@ func (t *Tunnel) acceptLoop(l *listener) {
 			continue
 		}
 		t.sessWG.Add(1)
+		release := func() {
+			t.limiter.release()
+			t.sessWG.Done()
+		}
 		go func() {
-			defer t.sessWG.Done()
-			defer t.limiter.release()
-			t.serve(l, c)
+			if !t.serve(l, c, release) {
+				release()
+			}
 		}()
 	}
 }
 
 // serve bridges one accepted client: wait for a usable route (up to --failover-hold),
-// dial it, attach, then copy bytes until either side ends or the session is cut.
-func (t *Tunnel) serve(l *listener, raw net.Conn) {
+// dial it, attach, and start the session. It reports whether a session took over the
+// connection; that session calls release when it ends, otherwise the caller does.
+func (t *Tunnel) serve(l *listener, raw net.Conn, release func()) bool {
 	if tc, ok := raw.(*net.TCPConn); ok {
 		// Go sets TCP_NODELAY already; keepalive finds clients that vanished.
 		_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3})
@@ -387,7 +392,7 @@ func (t *Tunnel) serve(l *listener, raw net.Conn) {
 			t.metrics.rejected.WithLabelValues(l.name, "tls").Inc()
 			t.log.Debug("client TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
 			_ = raw.Close()
-			return
+			return false
 		}
 		_ = raw.SetDeadline(time.Time{})
 		client = tc
@@ -406,8 +411,8 @@ func (t *Tunnel) serve(l *listener, raw net.Conn) {
 			s, err := t.connect(l, client, addr)
 			if err == nil {
 				l.held.Observe(time.Since(start).Seconds())
-				t.bridge(l, s)
-				return
+				t.bridge(l, s, release)
+				return true
 			}
 			t.log.Debug("upstream not usable, retrying", "name", l.name, "addr", addr, "err", err)
 			// Retry soon, or at once when the route changes.
@@ -424,7 +429,7 @@ func (t *Tunnel) serve(l *listener, raw net.Conn) {
 		case <-t.ctx.Done():
 			timer.Stop()
 			_ = client.Close()
-			return
+			return false
 		}
 		timer.Stop()
 	}
@@ -433,6 +438,7 @@ func (t *Tunnel) serve(l *listener, raw net.Conn) {
 	_ = client.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	_, _ = fmt.Fprintf(client, "-ERR redis-ha-tunnel: no master available for %s\r\n", l.name)
 	_ = client.Close()
+	return false
 }
 
 // after returns a channel closed when ch closes or d passes.
@@ -482,16 +488,19 @@ func (t *Tunnel) connect(l *listener, client net.Conn, addr string) (*session, e
 	return s, nil
 }
 
-func (t *Tunnel) bridge(l *listener, s *session) {
+// bridge starts the session; when it ends it is detached and release is called.
+func (t *Tunnel) bridge(l *listener, s *session, release func()) {
 	l.sessionsOpen.Inc()
 	l.sessionsTotal.Inc()
-	defer l.sessionsOpen.Dec()
-	if l.kind == "master" {
-		defer l.master.detach(s)
-	} else {
-		defer l.replicas.detach(s)
-	}
-	s.run()
+	s.start(func() {
+		l.sessionsOpen.Dec()
+		if l.kind == "master" {
+			l.master.detach(s)
+		} else {
+			l.replicas.detach(s)
+		}
+		release()
+	})
 }
 
 func (t *Tunnel) closeListeners() {
