@@ -23,6 +23,8 @@ const (
 	// actSetDown: Addr (the target) is unreachable (Down) or reachable again: hold new
 	// connections while down.
 	actSetDown
+	// actPollNow: run a poll round over the Sentinels now.
+	actPollNow
 )
 
 func (k actionKind) String() string {
@@ -39,6 +41,8 @@ func (k actionKind) String() string {
 		return "cutover"
 	case actSetDown:
 		return "set-down"
+	case actPollNow:
+		return "poll-now"
 	}
 	return "unknown"
 }
@@ -220,7 +224,13 @@ func (m *failoverMachine) onRole(addr string, ri roleInfo, err error, now time.T
 		// A pseudo attempt keeps the fence until a cutover or the hold expires.
 		m.attempts["ROLE"] = now
 		acts = append(acts, m.fence(now, "target says ROLE "+ri.Role)...)
-		if ri.MasterAddr != "" && ri.MasterAddr != addr && !m.blocked(ri.MasterAddr) {
+		switch {
+		case m.reachableSentinels > 0:
+			// Ask the Sentinels rather than follow ROLE's master address: with
+			// announce-hostnames the two may spell the same node differently, and
+			// routing by a spelling the Sentinels do not use would hide their events.
+			acts = append(acts, action{Kind: actPollNow, Reason: "target demoted"})
+		case ri.MasterAddr != "" && ri.MasterAddr != addr && !m.blocked(ri.MasterAddr):
 			acts = append(acts, action{Kind: actWatchCandidate, Addr: ri.MasterAddr, Reason: "target follows it"})
 		}
 		return acts
