@@ -2,6 +2,7 @@ package redisproc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,10 +38,44 @@ type ClusterOptions struct {
 	ServerConfig string
 	// SentinelConfig is extra global config text for every Sentinel.
 	SentinelConfig string
+	// Hostname, when set (e.g. "localhost"), makes the group use a DNS name instead of
+	// 127.0.0.1 like Kubernetes with announce-hostnames: replicas announce it
+	// (replica-announce-ip), replicaof and sentinel monitor use it, and the Sentinels run
+	// with resolve-hostnames and announce-hostnames, so events and replies carry it.
+	Hostname string
+	// TLS, when set, runs every server and Sentinel TLS-only, replication and Sentinel
+	// links included.
+	TLS *ClusterTLS
 	// ReadyTimeout bounds the whole start including Sentinel discovery (default 30s).
 	ReadyTimeout time.Duration
 	// Logger receives lifecycle messages; nil discards them.
 	Logger *slog.Logger
+}
+
+// ClusterTLS names the PEM files a TLS cluster uses and the client config to reach it.
+type ClusterTLS struct {
+	// CertFile and KeyFile are the certificate every process serves and presents to peers.
+	CertFile, KeyFile string
+	// CAFile verifies peers.
+	CAFile string
+	// Client is the tls.Config readiness checks and Process.Client use.
+	Client *tls.Config
+}
+
+func (t *ClusterTLS) config() string {
+	if t == nil {
+		return ""
+	}
+	// Clients need no certificate: the tunnel test verifies the servers only.
+	return fmt.Sprintf("tls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\ntls-replication yes\ntls-auth-clients no\n",
+		quote(t.CertFile), quote(t.KeyFile), quote(t.CAFile))
+}
+
+func (t *ClusterTLS) client() *tls.Config {
+	if t == nil {
+		return nil
+	}
+	return t.Client
 }
 
 func (o *ClusterOptions) defaults() {
@@ -78,12 +113,19 @@ func ServerConfig(opts ClusterOptions, replicaOf string) string {
 	// Diskless sync with no delay: replicas come up in milliseconds, not seconds.
 	b.WriteString("repl-diskless-sync yes\nrepl-diskless-sync-delay 0\n")
 	b.WriteString("protected-mode no\n")
+	b.WriteString(opts.TLS.config())
 	if opts.Password != "" {
 		fmt.Fprintf(&b, "requirepass %s\nmasterauth %s\n", quote(opts.Password), quote(opts.Password))
 	}
 	if replicaOf != "" {
 		host, port, _ := net.SplitHostPort(replicaOf)
+		if opts.Hostname != "" {
+			host = opts.Hostname
+		}
 		fmt.Fprintf(&b, "replicaof %s %s\n", host, port)
+	}
+	if opts.Hostname != "" {
+		fmt.Fprintf(&b, "replica-announce-ip %s\n", opts.Hostname)
 	}
 	b.WriteString(opts.ServerConfig)
 	b.WriteByte('\n')
@@ -96,6 +138,12 @@ func SentinelConfig(opts ClusterOptions, masterAddr string) string {
 	host, port, _ := net.SplitHostPort(masterAddr)
 	var b strings.Builder
 	b.WriteString("protected-mode no\n")
+	b.WriteString(opts.TLS.config())
+	if opts.Hostname != "" {
+		host = opts.Hostname
+		b.WriteString("sentinel resolve-hostnames yes\nsentinel announce-hostnames yes\n")
+		fmt.Fprintf(&b, "sentinel announce-ip %s\n", opts.Hostname)
+	}
 	fmt.Fprintf(&b, "sentinel monitor %s %s %s %d\n", opts.MasterName, host, port, opts.Quorum)
 	fmt.Fprintf(&b, "sentinel down-after-milliseconds %s %d\n", opts.MasterName, opts.DownAfter.Milliseconds())
 	fmt.Fprintf(&b, "sentinel failover-timeout %s %d\n", opts.MasterName, opts.FailoverTimeout.Milliseconds())
@@ -129,7 +177,7 @@ func StartCluster(ctx context.Context, opts ClusterOptions) (_ *Cluster, err err
 		}
 	}()
 	start := func(kind Kind, name, config string) (*Process, error) {
-		return Start(ctx, Spec{Kind: kind, Name: name, Config: config, Password: c.passwordFor(kind), Logger: opts.Logger})
+		return Start(ctx, Spec{Kind: kind, Name: name, Config: config, Password: c.passwordFor(kind), TLS: opts.TLS.client(), Logger: opts.Logger})
 	}
 	master, err := start(KindServer, "redis-0", ServerConfig(opts, ""))
 	if err != nil {
@@ -187,10 +235,10 @@ func (c *Cluster) SentinelAddrs() []string {
 	return out
 }
 
-// ServerByAddr finds the redis-server listening on addr, or nil.
+// ServerByAddr finds the redis-server listening on addr (or on Hostname:port), or nil.
 func (c *Cluster) ServerByAddr(addr string) *Process {
 	for _, s := range c.servers {
-		if s.Addr() == addr {
+		if s.Addr() == addr || (c.opts.Hostname != "" && net.JoinHostPort(c.opts.Hostname, strconv.Itoa(s.Port())) == addr) {
 			return s
 		}
 	}
@@ -302,6 +350,13 @@ func (c *Cluster) WaitReplicasInSync(ctx context.Context, master *Process) error
 // WaitSentinelsSettled waits until every running Sentinel reports the same master, sees
 // all running replicas as healthy and knows every other running Sentinel.
 func (c *Cluster) WaitSentinelsSettled(ctx context.Context) error {
+	return c.WaitSentinelsReady(ctx, -1)
+}
+
+// WaitSentinelsReady is WaitSentinelsSettled needing only minReplicas healthy replicas
+// (-1: all running servers but the master). After a failover the old master takes
+// Sentinel several seconds to convert; the next failover only needs one good replica.
+func (c *Cluster) WaitSentinelsReady(ctx context.Context, minReplicas int) error {
 	running := 0
 	for _, s := range c.sentinels {
 		if s.Running() {
@@ -315,6 +370,9 @@ func (c *Cluster) WaitSentinelsSettled(ctx context.Context) error {
 		}
 	}
 	wantReplicas-- // one of them is the master
+	if minReplicas >= 0 {
+		wantReplicas = minReplicas
+	}
 	return poll(ctx, 50*time.Millisecond, func() error {
 		var masterAddr string
 		for _, s := range c.sentinels {
@@ -395,12 +453,12 @@ func (c *Cluster) WaitNewMaster(ctx context.Context, old *Process) (*Process, er
 		if err != nil {
 			return err
 		}
-		if addr == old.Addr() {
-			return fmt.Errorf("redisproc: Sentinels still name %s", addr)
-		}
 		p := c.ServerByAddr(addr)
 		if p == nil {
 			return fmt.Errorf("redisproc: Sentinels name unknown %s", addr)
+		}
+		if p == old {
+			return fmt.Errorf("redisproc: Sentinels still name %s", addr)
 		}
 		role, err := Role(ctx, p)
 		if err != nil {

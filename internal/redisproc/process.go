@@ -20,6 +20,7 @@ package redisproc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,10 @@ type Spec struct {
 	Password string
 	// Username goes with Password (ACL users); empty means the default user.
 	Username string
+	// TLS, when set, makes the process listen with TLS only (port 0, tls-port Port; the
+	// config must carry tls-cert-file and friends) and is the client config readiness
+	// checks and Client use.
+	TLS *tls.Config
 	// ReadyTimeout bounds the wait for the first PONG (default 10s).
 	ReadyTimeout time.Duration
 	// Logger receives lifecycle messages; nil discards them.
@@ -177,7 +182,11 @@ func (p *Process) renderConfig() string {
 		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "\n# ---- redisproc overrides ----\n")
-	fmt.Fprintf(&b, "port %d\n", p.spec.Port)
+	if p.spec.TLS != nil {
+		fmt.Fprintf(&b, "port 0\ntls-port %d\n", p.spec.Port)
+	} else {
+		fmt.Fprintf(&b, "port %d\n", p.spec.Port)
+	}
 	fmt.Fprintf(&b, "bind %s\n", p.spec.BindAddr)
 	fmt.Fprintf(&b, "dir %s\n", quote(p.spec.Dir))
 	b.WriteString("daemonize no\n")
@@ -265,6 +274,9 @@ func (p *Process) Client(ctx context.Context) (redis.Conn, error) {
 		redis.DialConnectTimeout(2 * time.Second),
 		redis.DialReadTimeout(2 * time.Second),
 		redis.DialWriteTimeout(2 * time.Second),
+	}
+	if p.spec.TLS != nil {
+		opts = append(opts, redis.DialUseTLS(true), redis.DialTLSConfig(p.spec.TLS))
 	}
 	if p.spec.Password != "" {
 		opts = append(opts, redis.DialPassword(p.spec.Password))
