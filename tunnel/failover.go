@@ -23,6 +23,8 @@ const (
 	// actSetDown: Addr (the target) is unreachable (Down) or reachable again: hold new
 	// connections while down.
 	actSetDown
+	// actPollNow: run a poll round over the Sentinels now.
+	actPollNow
 )
 
 func (k actionKind) String() string {
@@ -39,6 +41,8 @@ func (k actionKind) String() string {
 		return "cutover"
 	case actSetDown:
 		return "set-down"
+	case actPollNow:
+		return "poll-now"
 	}
 	return "unknown"
 }
@@ -106,9 +110,12 @@ func (m *failoverMachine) usable() bool {
 	return m.target != "" && !m.fenced && !m.targetDown && !m.targetDemoted
 }
 
-// ready is the /readyz condition: a verified, usable master and at least one Sentinel.
+// ready is the /readyz condition: a master was verified and at least one Sentinel
+// answers. A fence or an unreachable master does not make the tunnel unready: it holds
+// new connections itself for --failover-hold, whereas an unready pod would be dropped
+// from the Service endpoints and clients would be refused instead of held.
 func (m *failoverMachine) ready() bool {
-	return m.usable() && m.reachableSentinels > 0
+	return m.target != "" && m.reachableSentinels > 0
 }
 
 func (m *failoverMachine) blocked(addr string) bool {
@@ -217,7 +224,13 @@ func (m *failoverMachine) onRole(addr string, ri roleInfo, err error, now time.T
 		// A pseudo attempt keeps the fence until a cutover or the hold expires.
 		m.attempts["ROLE"] = now
 		acts = append(acts, m.fence(now, "target says ROLE "+ri.Role)...)
-		if ri.MasterAddr != "" && ri.MasterAddr != addr && !m.blocked(ri.MasterAddr) {
+		switch {
+		case m.reachableSentinels > 0:
+			// Ask the Sentinels rather than follow ROLE's master address: with
+			// announce-hostnames the two may spell the same node differently, and
+			// routing by a spelling the Sentinels do not use would hide their events.
+			acts = append(acts, action{Kind: actPollNow, Reason: "target demoted"})
+		case ri.MasterAddr != "" && ri.MasterAddr != addr && !m.blocked(ri.MasterAddr):
 			acts = append(acts, action{Kind: actWatchCandidate, Addr: ri.MasterAddr, Reason: "target follows it"})
 		}
 		return acts

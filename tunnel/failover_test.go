@@ -139,7 +139,7 @@ func TestFailoverMachine(t *testing.T) {
 				roleMaster(addrA),
 			},
 			want:  []action{{Kind: actFence, Addr: addrA, Reason: "+try-failover"}},
-			state: machineState{Target: addrA, Fenced: true},
+			state: machineState{Target: addrA, Fenced: true, Ready: true},
 		},
 		"hold expiry unfences a target that is still master": {
 			reason: "a stuck failover must not block clients forever",
@@ -168,7 +168,7 @@ func TestFailoverMachine(t *testing.T) {
 				{Kind: actFence, Addr: addrA, Reason: "+switch-master"},
 				{Kind: actWatchCandidate, Addr: addrB, Reason: "+switch-master"},
 			},
-			state: machineState{Target: addrA, Fenced: true},
+			state: machineState{Target: addrA, Fenced: true, Ready: true},
 		},
 		"switch-master as the first sign cuts over once the new master is verified": {
 			reason: "events before it were missed (Sentinel reconnecting)",
@@ -217,16 +217,33 @@ func TestFailoverMachine(t *testing.T) {
 			},
 			state: machineState{Target: addrB, Ready: true},
 		},
-		"target demoted behind our back follows its new master": {
-			reason: "ROLE says slave of B: fence, verify B, cut over",
+		"target demoted behind our back: ask the Sentinels": {
+			reason: "ROLE says slave: fence, poll now, route where the Sentinels (and ROLE) say",
 			setup:  routedToA,
+			steps: []step{
+				{roleAddr: addrA, role: roleInfo{Role: "slave", MasterAddr: "redis-1.short:6379"}},
+				{poll: pollOf(addrB, addrB, addrB)},
+				roleMaster(addrB),
+			},
+			want: []action{
+				{Kind: actFence, Addr: addrA, Reason: "target says ROLE slave"},
+				{Kind: actPollNow, Reason: "target demoted"},
+				{Kind: actVerify, Addr: addrA, Reason: "poll"},
+				{Kind: actVerify, Addr: addrB, Reason: "poll majority"},
+				{Kind: actCutover, From: addrA, Addr: addrB},
+			},
+			state: machineState{Target: addrB, Ready: true},
+		},
+		"target demoted with every Sentinel down follows ROLE": {
+			reason: "no Sentinel to ask: ROLE's master address is the only lead",
+			setup:  append(append([]step(nil), routedToA...), step{poll: pollOf("", "", "")}, roleMaster(addrA)),
 			steps:  []step{{roleAddr: addrA, role: roleInfo{Role: "slave", MasterAddr: addrB}}, roleMaster(addrB)},
 			want: []action{
 				{Kind: actFence, Addr: addrA, Reason: "target says ROLE slave"},
 				{Kind: actWatchCandidate, Addr: addrB, Reason: "target follows it"},
 				{Kind: actCutover, From: addrA, Addr: addrB},
 			},
-			state: machineState{Target: addrB, Ready: true},
+			state: machineState{Target: addrB},
 		},
 		"all Sentinels down keeps the verified master": {
 			reason: "traffic keeps flowing while ROLE says master; not ready",

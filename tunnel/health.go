@@ -10,8 +10,10 @@ import (
 )
 
 // Handler serves /metrics (Prometheus), /healthz (the process runs: always 200 until
-// Close) and /readyz (200 only when every master name has a ROLE-verified master that
-// takes connections and at least one Sentinel answers; the body lists each name).
+// Close) and /readyz (200 only when every master name has a ROLE-verified master and at
+// least one Sentinel answers, and the tunnel is not draining; the body lists each name).
+// A failover in progress keeps /readyz at 200: the tunnel holds new connections itself,
+// while an unready pod would be removed from its Service and clients refused.
 func (t *Tunnel) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(t.metrics.registry, promhttp.HandlerOpts{}))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Endpoint binds a listen address to a Sentinel master name.
@@ -137,7 +139,7 @@ type MasterStatus struct {
 	Fenced bool
 	// Down is true while the master is unreachable.
 	Down bool
-	// Ready is the /readyz condition.
+	// Ready is the /readyz condition: a verified master, a reachable Sentinel, not draining.
 	Ready bool
 }
 
@@ -171,6 +173,13 @@ type listener struct {
 	ln       net.Listener
 	master   *masterEndpoint
 	replicas *replicaEndpoint
+
+	// Metric children resolved once: label lookups stay off the per-connection path.
+	sessionsOpen  prometheus.Gauge
+	sessionsTotal prometheus.Counter
+	held          prometheus.Observer
+	bytesUp       prometheus.Counter
+	bytesDown     prometheus.Counter
 }
 
 // New validates cfg and builds a Tunnel. Nothing listens until Start.
@@ -222,7 +231,14 @@ func (t *Tunnel) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("tunnel: listen for %s %s on %s: %w", kind, name, addr, err)
 		}
-		t.listeners = append(t.listeners, &listener{name: name, kind: kind, ln: ln, master: t.masters[name], replicas: t.replicas[name]})
+		t.listeners = append(t.listeners, &listener{
+			name: name, kind: kind, ln: ln, master: t.masters[name], replicas: t.replicas[name],
+			sessionsOpen:  t.metrics.sessionsOpen.WithLabelValues(name, kind),
+			sessionsTotal: t.metrics.sessionsTotal.WithLabelValues(name, kind),
+			held:          t.metrics.held.WithLabelValues(name),
+			bytesUp:       t.metrics.bytes.WithLabelValues(name, "up"),
+			bytesDown:     t.metrics.bytes.WithLabelValues(name, "down"),
+		})
 		return nil
 	}
 	for _, e := range t.cfg.Masters {
@@ -348,20 +364,25 @@ func (t *Tunnel) acceptLoop(l *listener) {
 			continue
 		}
 		t.sessWG.Add(1)
+		release := func() {
+			t.limiter.release()
+			t.sessWG.Done()
+		}
 		go func() {
-			defer t.sessWG.Done()
-			defer t.limiter.release()
-			t.serve(l, c)
+			if !t.serve(l, c, release) {
+				release()
+			}
 		}()
 	}
 }
 
 // serve bridges one accepted client: wait for a usable route (up to --failover-hold),
-// dial it, attach, then copy bytes until either side ends or the session is cut.
-func (t *Tunnel) serve(l *listener, raw net.Conn) {
+// dial it, attach, and start the session. It reports whether a session took over the
+// connection; that session calls release when it ends, otherwise the caller does.
+func (t *Tunnel) serve(l *listener, raw net.Conn, release func()) bool {
 	if tc, ok := raw.(*net.TCPConn); ok {
+		// Go sets TCP_NODELAY already; keepalive finds clients that vanished.
 		_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3})
-		_ = tc.SetNoDelay(true)
 	}
 	client := raw
 	if t.cfg.ClientTLS != nil {
@@ -371,7 +392,7 @@ func (t *Tunnel) serve(l *listener, raw net.Conn) {
 			t.metrics.rejected.WithLabelValues(l.name, "tls").Inc()
 			t.log.Debug("client TLS handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
 			_ = raw.Close()
-			return
+			return false
 		}
 		_ = raw.SetDeadline(time.Time{})
 		client = tc
@@ -389,9 +410,9 @@ func (t *Tunnel) serve(l *listener, raw net.Conn) {
 		if addr != "" {
 			s, err := t.connect(l, client, addr)
 			if err == nil {
-				t.metrics.held.WithLabelValues(l.name).Observe(time.Since(start).Seconds())
-				t.bridge(l, s)
-				return
+				l.held.Observe(time.Since(start).Seconds())
+				t.bridge(l, s, release)
+				return true
 			}
 			t.log.Debug("upstream not usable, retrying", "name", l.name, "addr", addr, "err", err)
 			// Retry soon, or at once when the route changes.
@@ -408,7 +429,7 @@ func (t *Tunnel) serve(l *listener, raw net.Conn) {
 		case <-t.ctx.Done():
 			timer.Stop()
 			_ = client.Close()
-			return
+			return false
 		}
 		timer.Stop()
 	}
@@ -417,6 +438,7 @@ func (t *Tunnel) serve(l *listener, raw net.Conn) {
 	_ = client.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 	_, _ = fmt.Fprintf(client, "-ERR redis-ha-tunnel: no master available for %s\r\n", l.name)
 	_ = client.Close()
+	return false
 }
 
 // after returns a channel closed when ch closes or d passes.
@@ -445,14 +467,12 @@ func (t *Tunnel) connect(l *listener, client net.Conn, addr string) (*session, e
 		}
 		return nil, err
 	}
-	up := t.metrics.bytes.WithLabelValues(l.name, "up")
-	down := t.metrics.bytes.WithLabelValues(l.name, "down")
 	s := newSession(client, server, addr, func(u, d int64) {
 		if u > 0 {
-			up.Add(float64(u))
+			l.bytesUp.Add(float64(u))
 		}
 		if d > 0 {
-			down.Add(float64(d))
+			l.bytesDown.Add(float64(d))
 		}
 	})
 	attached := false
@@ -468,16 +488,19 @@ func (t *Tunnel) connect(l *listener, client net.Conn, addr string) (*session, e
 	return s, nil
 }
 
-func (t *Tunnel) bridge(l *listener, s *session) {
-	t.metrics.sessionsOpen.WithLabelValues(l.name, l.kind).Inc()
-	t.metrics.sessionsTotal.WithLabelValues(l.name, l.kind).Inc()
-	defer t.metrics.sessionsOpen.WithLabelValues(l.name, l.kind).Dec()
-	if l.kind == "master" {
-		defer l.master.detach(s)
-	} else {
-		defer l.replicas.detach(s)
-	}
-	s.run()
+// bridge starts the session; when it ends it is detached and release is called.
+func (t *Tunnel) bridge(l *listener, s *session, release func()) {
+	l.sessionsOpen.Inc()
+	l.sessionsTotal.Inc()
+	s.start(func() {
+		l.sessionsOpen.Dec()
+		if l.kind == "master" {
+			l.master.detach(s)
+		} else {
+			l.replicas.detach(s)
+		}
+		release()
+	})
 }
 
 func (t *Tunnel) closeListeners() {

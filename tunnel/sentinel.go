@@ -76,9 +76,6 @@ func (d *controlDialer) upstream(ctx context.Context, addr string) (net.Conn, er
 	if err != nil {
 		return nil, fmt.Errorf("dial upstream %s: %w", addr, err)
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
 	if d.upstreamTLS == nil {
 		return c, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,16 +86,33 @@ func (s *session) close() {
 // done is closed when the session has been closed.
 func (s *session) done() <-chan struct{} { return s.closed }
 
-// run moves bytes both ways until either side ends, then closes the session.
-func (s *session) run() {
-	downDone := make(chan struct{})
+// start moves bytes both ways on two fresh goroutines and returns at once; when both
+// directions ended it closes the session and calls onDone. Fresh goroutines keep the
+// stacks of idle sessions small: the accepting goroutine grew its stack while dialing.
+func (s *session) start(onDone func()) {
+	var remaining atomic.Int32
+	remaining.Store(2)
+	finish := func() {
+		if remaining.Add(-1) == 0 {
+			s.close()
+			onDone()
+		}
+	}
 	go func() {
-		defer close(downDone)
+		defer finish()
 		s.pumpServerToClient()
 	}()
-	s.pumpClientToServer()
-	<-downDone
-	s.close()
+	go func() {
+		defer finish()
+		s.pumpClientToServer()
+	}()
+}
+
+// run is start plus waiting for the end.
+func (s *session) run() {
+	done := make(chan struct{})
+	s.start(func() { close(done) })
+	<-done
 }
 
 // pumpClientToServer copies client bytes upstream. io.Copy between two *net.TCPConn uses

@@ -240,6 +240,8 @@ func (w *masterWatcher) exec(ctx context.Context, a action) {
 		}()
 	case actCutover:
 		w.cutover(ctx, a.From, a.Addr)
+	case actPollNow:
+		w.startPoll(ctx)
 	}
 }
 
