@@ -59,7 +59,7 @@ chaos-tunnel: bench-binaries ## 3 graceful + 3 kill -9 failovers through tunnel 
 	$(BENCH_BIN)/redis-ha-tunnel-bench chaos --tunnel-binary $(BENCH_BIN)/redis-ha-tunnel $(CHAOS_ARGS)
 
 bench-tunnel-go: ## Go benchmarks of the tunnel data path (round trips and connects through an in-process tunnel vs direct)
-	$(GO) test -run '^$$' -bench . -benchmem ./tunnel/bench/
+	$(GO) test -run '^$$' -bench . -benchmem ./tunnel/ ./tunnel/bench/
 
 
 # ---- function, API and packages ---------------------------------------------

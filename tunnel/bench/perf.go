@@ -55,6 +55,8 @@ type PerfOptions struct {
 	Rounds int
 	// InProcess adds the tunnel as a library in this process (target tunnel-inproc).
 	InProcess bool
+	// Forwarders adds the two reference forwarders (fwd-splice, fwd-readwrite) in this process.
+	Forwarders bool
 	// CPUProfile, when set, writes a CPU profile of this process (so of the in-process
 	// tunnel; the harness itself only waits) while the matrix runs. Needs InProcess.
 	CPUProfile string
@@ -182,7 +184,7 @@ func RunPerf(ctx context.Context, o PerfOptions) (*PerfReport, error) {
 		rep.Options.IdleClients = limit
 	}
 	env, err := startEnv(ctx, envOptions{tunnelBinary: o.TunnelBinary, downAfter: 5 * time.Second,
-		inProcess: o.InProcess, progress: o.Progress, logger: o.Logger})
+		inProcess: o.InProcess, forwarders: o.Forwarders, progress: o.Progress, logger: o.Logger})
 	if err != nil {
 		return nil, err
 	}
@@ -385,6 +387,7 @@ type env struct {
 	haproxy *Proc
 	tunnel  *Proc
 	inproc  *tunnel.Tunnel
+	fwds    []*forwarder
 	addr    map[string]string
 	order   []string
 }
@@ -395,6 +398,7 @@ type envOptions struct {
 	// failoverTimeout is Sentinel's failover-timeout (0: redisproc default).
 	failoverTimeout time.Duration
 	inProcess       bool
+	forwarders      bool
 	progress        io.Writer
 	logger          *slog.Logger
 }
@@ -472,6 +476,20 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 		e.addr[TargetInProc] = addr
 		e.order = append(e.order, TargetInProc)
 	}
+	if o.forwarders {
+		for _, fw := range []struct {
+			name      string
+			readWrite bool
+		}{{TargetForwardSplice, false}, {TargetForwardReadWrite, true}} {
+			f, err := startForwarder(ctx, master.Addr(), fw.readWrite)
+			if err != nil {
+				return nil, err
+			}
+			e.fwds = append(e.fwds, f)
+			e.addr[fw.name] = f.addr()
+			e.order = append(e.order, fw.name)
+		}
+	}
 	return e, nil
 }
 
@@ -492,6 +510,9 @@ func waitRole(ctx context.Context, addr string) error {
 }
 
 func (e *env) close() {
+	for _, f := range e.fwds {
+		f.close()
+	}
 	if e.inproc != nil {
 		_ = e.inproc.Close()
 	}

@@ -67,6 +67,7 @@ func runPerf(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds of the whole matrix (medians are reported)")
 	fs.IntVar(&o.IdleClients, "idle-clients", 10000, "idle connections for the RSS measurement (-1 skips)")
 	fs.BoolVar(&o.InProcess, "inprocess", false, "also measure the tunnel as a library inside this process")
+	fs.BoolVar(&o.Forwarders, "forwarders", false, "also measure two minimal in-process forwarders (io.Copy/splice and read/write) as a reference")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process tunnel (needs --inprocess)")
 	if err := fs.Parse(args); err != nil {
 		return err
