@@ -36,6 +36,11 @@ type Mode struct {
 	Args []string
 	// NewConns marks the "one new connection per request" mode (-k 0).
 	NewConns bool
+	// Clients overrides PerfOptions.Clients (-c) when > 0.
+	Clients int
+	// LatencyOnly marks a mode that measures added latency without saturating the
+	// machine; its throughput is not held against the targets.
+	LatencyOnly bool
 }
 
 // PerfOptions configures RunPerf. Zero values take the documented defaults.
@@ -115,6 +120,10 @@ func (o *PerfOptions) Modes() []Mode {
 		{Name: "keep-alive", Args: []string{"-n", strconv.Itoa(o.Requests)}},
 		{Name: fmt.Sprintf("pipelined -P %d", o.Pipeline), Args: []string{"-n", strconv.Itoa(o.Requests * 4), "-P", strconv.Itoa(o.Pipeline)}},
 		{Name: "new conn (-k 0)", Args: []string{"-n", strconv.Itoa(o.NewConnRequests), "-k", "0"}, NewConns: true},
+		// One client: the machine is not saturated, so p50 shows the hop itself rather
+		// than CPU queueing (with -c 50 on 2 cores every proxy competes with
+		// redis-benchmark and redis-server for the same CPUs).
+		{Name: "single client (-c 1)", Args: []string{"-n", strconv.Itoa(max(o.Requests/10, 1000))}, Clients: 1, LatencyOnly: true},
 	}
 }
 
@@ -253,7 +262,11 @@ func runRedisBenchmark(ctx context.Context, o PerfOptions, addr string, mode Mod
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"-h", host, "-p", port, "-t", "set,get", "-c", strconv.Itoa(o.Clients), "-q", "--csv"}, mode.Args...)
+	clients := o.Clients
+	if mode.Clients > 0 {
+		clients = mode.Clients
+	}
+	args := append([]string{"-h", host, "-p", port, "-t", "set,get", "-c", strconv.Itoa(clients), "-q", "--csv"}, mode.Args...)
 	// Bounded: a wedged proxy must not hang the run.
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
