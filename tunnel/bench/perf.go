@@ -60,7 +60,8 @@ type PerfOptions struct {
 	Rounds int
 	// InProcess adds the tunnel as a library in this process (target tunnel-inproc).
 	InProcess bool
-	// Forwarders adds the two reference forwarders (fwd-splice, fwd-readwrite) in this process.
+	// Forwarders adds the reference forwarders (fwd-splice, fwd-readwrite, fwd-rawread),
+	// run as child processes of this binary's "forward" subcommand.
 	Forwarders bool
 	// CPUProfile, when set, writes a CPU profile of this process (so of the in-process
 	// tunnel; the harness itself only waits) while the matrix runs. Needs InProcess.
@@ -238,10 +239,17 @@ func RunPerf(ctx context.Context, o PerfOptions) (*PerfReport, error) {
 		pprof.StopCPUProfile()
 	}
 	if o.IdleClients > 0 {
-		for _, t := range []struct {
+		procs := []struct {
 			name string
 			proc *Proc
-		}{{TargetTunnel, env.tunnel}, {TargetHAProxy, env.haproxy}} {
+		}{{TargetTunnel, env.tunnel}, {TargetHAProxy, env.haproxy}}
+		for _, f := range env.fwds {
+			procs = append(procs, struct {
+				name string
+				proc *Proc
+			}{f.Name, f})
+		}
+		for _, t := range procs {
 			fmt.Fprintf(o.Progress, "opening %d idle clients through %s\n", o.IdleClients, t.name)
 			res := MeasureIdle(ctx, t.proc.Addr, t.proc.Pid(), o.IdleClients)
 			res.Target = t.name
@@ -400,7 +408,7 @@ type env struct {
 	haproxy *Proc
 	tunnel  *Proc
 	inproc  *tunnel.Tunnel
-	fwds    []*forwarder
+	fwds    []*Proc
 	addr    map[string]string
 	order   []string
 }
@@ -490,17 +498,30 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 		e.order = append(e.order, TargetInProc)
 	}
 	if o.forwarders {
-		for _, fw := range []struct {
-			name      string
-			readWrite bool
-		}{{TargetForwardSplice, false}, {TargetForwardReadWrite, true}} {
-			f, err := startForwarder(ctx, master.Addr(), fw.readWrite)
+		// Separate processes (this binary's "forward" subcommand) so their idle RSS
+		// and descriptors can be measured like the tunnel's.
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find the harness binary for the forwarders: %w", err)
+		}
+		for _, mode := range CopyModes {
+			addr, err := freeAddr()
 			if err != nil {
 				return nil, err
 			}
-			e.fwds = append(e.fwds, f)
-			e.addr[fw.name] = f.addr()
-			e.order = append(e.order, fw.name)
+			name := "fwd-" + mode
+			p, err := startProc(name, e.dir, addr, self, "forward", "--listen", addr, "--target", master.Addr(), "--copy", mode)
+			if err != nil {
+				return nil, err
+			}
+			e.fwds = append(e.fwds, p)
+			if err := p.waitUntil(ctx, 10*time.Second, "forwarding", func(ctx context.Context) error {
+				return expectRole(ctx, addr, "master")
+			}); err != nil {
+				return nil, err
+			}
+			e.addr[name] = addr
+			e.order = append(e.order, name)
 		}
 	}
 	return e, nil
@@ -524,7 +545,7 @@ func waitRole(ctx context.Context, addr string) error {
 
 func (e *env) close() {
 	for _, f := range e.fwds {
-		f.close()
+		f.Stop()
 	}
 	if e.inproc != nil {
 		_ = e.inproc.Close()

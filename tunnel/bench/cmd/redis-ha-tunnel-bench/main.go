@@ -3,6 +3,7 @@
 //
 //	redis-ha-tunnel-bench perf  --tunnel-binary _output/bin/redis-ha-tunnel   (make bench-tunnel)
 //	redis-ha-tunnel-bench chaos --tunnel-binary _output/bin/redis-ha-tunnel   (make chaos-tunnel)
+//	redis-ha-tunnel-bench forward --listen ADDR --target ADDR --copy rawread   (reference forwarder perf starts)
 //
 // This file only wires flags; results go to stdout as Markdown, progress to stderr.
 package main
@@ -27,7 +28,7 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = "usage: redis-ha-tunnel-bench perf|chaos [flags] (-h for flags)"
+const usage = "usage: redis-ha-tunnel-bench perf|chaos|forward [flags] (-h for flags)"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runPerf(ctx, args[1:], stdout, stderr)
 	case "chaos":
 		err = runChaos(ctx, args[1:], stdout, stderr)
+	case "forward":
+		err = runForward(ctx, args[1:], stderr)
 	default:
 		fmt.Fprintf(stderr, "redis-ha-tunnel-bench: unknown subcommand %q; %s\n", args[0], usage)
 		return 2
@@ -67,7 +70,7 @@ func runPerf(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds of the whole matrix (medians are reported)")
 	fs.IntVar(&o.IdleClients, "idle-clients", 10000, "idle connections for the RSS measurement (-1 skips)")
 	fs.BoolVar(&o.InProcess, "inprocess", false, "also measure the tunnel as a library inside this process")
-	fs.BoolVar(&o.Forwarders, "forwarders", false, "also measure two minimal in-process forwarders (io.Copy/splice and read/write) as a reference")
+	fs.BoolVar(&o.Forwarders, "forwarders", false, "also measure minimal reference forwarders (splice, read/write, rawread copy) as child processes")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the in-process tunnel (needs --inprocess)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -83,5 +86,27 @@ func runPerf(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "## make bench-tunnel, %s (took %s)\n\n", rep.Started.UTC().Format(time.RFC3339), rep.Duration.Round(time.Second))
 	fmt.Fprintf(stdout, "%s\nLoad average (1/5/15 min) before: %s, after: %s\n\n", bench.MachineInfo(), rep.LoadBefore, rep.LoadAfter)
 	rep.WriteMarkdown(stdout)
+	return nil
+}
+
+func runForward(ctx context.Context, args []string, stderr io.Writer) error {
+	var listen, target, mode string
+	fs := flag.NewFlagSet("forward", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&listen, "listen", "127.0.0.1:0", "listen address")
+	fs.StringVar(&target, "target", "", "host:port to forward every connection to (required)")
+	fs.StringVar(&mode, "copy", bench.CopySplice, fmt.Sprintf("copy mode, one of %v", bench.CopyModes))
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if target == "" {
+		return errors.New("flag --target is required")
+	}
+	f, err := bench.StartForwarder(ctx, listen, target, mode)
+	if err != nil {
+		return fmt.Errorf("flag --copy/--listen: %w", err)
+	}
+	<-ctx.Done()
+	f.Close()
 	return nil
 }
