@@ -436,7 +436,7 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	if e.dir, err = os.MkdirTemp("", "tunnel-bench-"); err != nil {
 		return nil, fmt.Errorf("create temp dir: %w", err)
 	}
-	fmt.Fprintf(o.progress, "starting 1 master + 2 replicas + 3 sentinels (down-after %s, failover-timeout %s)\n", o.downAfter, o.failoverTimeout)
+	fmt.Fprintf(o.progress, "starting 1 master + 2 replicas + 3 sentinels (down-after %s)\n", o.downAfter)
 	e.cluster, err = redisproc.StartCluster(ctx, redisproc.ClusterOptions{
 		MasterName: masterNameBase, Replicas: 2, Sentinels: 3, DownAfter: o.downAfter, FailoverTimeout: o.failoverTimeout,
 		// Idle-client runs put 10k+ connections on the master.
