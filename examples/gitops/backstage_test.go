@@ -69,8 +69,8 @@ func TestCatalogInfo(t *testing.T) {
 	if provides := strs(t, function, "spec", "providesApis"); !slices.Contains(provides, api.GetName()) {
 		t.Errorf("function-redis-ha provides %v, want %s", provides, api.GetName())
 	}
-	if got := str(t, tunnel, "spec", "subcomponentOf"); entities["Component:"+got] == nil {
-		t.Errorf("redis-ha-tunnel is a subcomponent of unknown component %q", got)
+	if sel := tunnel.GetAnnotations()["backstage.io/kubernetes-label-selector"]; sel != "app.kubernetes.io/name=redis-ha,app.kubernetes.io/component=tunnel" {
+		t.Errorf("redis-ha-tunnel kubernetes-label-selector %q does not select the tunnel pods the function labels", sel)
 	}
 	// Backstage's placeholder processor substitutes the file's text for $text.
 	ref := str(t, api, "spec", "definition", "$text")
