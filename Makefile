@@ -138,3 +138,16 @@ demo-check: build ## the demo as CI runs it: fails unless the graceful failover 
 
 # ---- end-to-end --------------------------------------------------------------
 
+
+
+# ---- gitops and catalog examples ---------------------------------------------
+
+.PHONY: examples-generate examples-check examples-test
+examples-generate: ## regenerate examples/argocd/argocd-cm.yaml and the Backstage OpenAPI definition
+	$(GO) run ./examples/gitops/cmd/examples-gen
+
+examples-check: ## fail when a generated GitOps/catalog example is stale
+	$(GO) run ./examples/gitops/cmd/examples-gen -check
+
+examples-test: ## Argo CD health Lua, Argo CD manifests, Backstage catalog and template tests
+	$(GO) test -count=1 ./examples/gitops/...
