@@ -31,6 +31,15 @@ unit: ## unit and integration tests with the race detector
 test: vet fmt-check unit
 
 # ---- tunnel -----------------------------------------------------------------
+FUZZTIME ?= 20s
+TUNNEL_FUZZ := FuzzParseSentinelEvent FuzzParseReplicationInfo FuzzParseRole FuzzParseSentinelMaster
+
+.PHONY: test-tunnel fuzz-tunnel
+test-tunnel: ## tunnel + redisproc tests only (unit, fuzz seeds, integration with real redis), -race
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./tunnel/... ./internal/redisproc/...
+
+fuzz-tunnel: ## fuzz every tunnel parser for FUZZTIME each (new crashers land in tunnel/testdata/fuzz)
+	@for f in $(TUNNEL_FUZZ); do $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./tunnel/ || exit 1; done
 
 
 # ---- function, API and packages ---------------------------------------------
