@@ -51,6 +51,20 @@ generate: ## write deepcopy code, XRDs + Composition copies (package/configurati
 generate-check: ## fail if a generated file is out of date (the drift tests check the same, with a diff)
 	$(GO) run ./apis/cmd/xrd-gen -root . -check
 
+.PHONY: function-test function-golden function-bench function-run
+function-test: ## the composition function's tests only (golden files, bad input, pod scripts against real redis)
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./function/...
+
+function-golden: ## rewrite function/testdata/golden/*.yaml from the current output; review the diff before committing
+	$(GO) test ./function -run TestGolden -count=1 -update
+
+function-bench: ## RunFunction on the full example: ns/op and p99-ms (target p99 < 5 ms)
+	$(GO) test ./function -run '^$$' -bench BenchmarkRunFunction -benchtime=2000x -count=3
+
+FUNCTION_ADDRESS ?= localhost:9443
+function-run: ## serve the function without TLS for `crossplane composition render` (examples/functions.yaml targets localhost:9443)
+	$(GO) run ./function/cmd/function-redis-ha --insecure --debug --address=$(FUNCTION_ADDRESS)
+
 
 # ---- images -----------------------------------------------------------------
 # OCI images without Docker: hack/image-build (internal/image) packs a static binary into an
