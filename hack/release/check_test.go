@@ -28,8 +28,10 @@ import (
 	fnv1 "github.com/crossplane/function-sdk-go/proto/v1"
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -564,6 +566,59 @@ func checkInstallYAML(data []byte, want installWant) []error {
 	for _, c := range configuration {
 		if w := want.configurationPackage + ":" + want.version; c.Spec.Package != w {
 			errs = append(errs, fmt.Errorf("Configuration spec.package %q, want %q", c.Spec.Package, w))
+		}
+	}
+	return errs
+}
+
+// pushAndPull pushes the release index of the layout dir to ref as `crane push DIR REF` does
+// (the index itself, not index.json around it), then pulls the index and every platform back by
+// tag and compares digests.
+func pushAndPull(dir, ref, version string, platforms []string) []error {
+	idx, err := taggedIndex(dir, version)
+	if err != nil {
+		return []error{err}
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return []error{err}
+	}
+	if err := remote.WriteIndex(r, idx); err != nil {
+		return []error{fmt.Errorf("pushing to %s: %w", ref, err)}
+	}
+	pulled, err := remote.Index(r)
+	if err != nil {
+		return []error{fmt.Errorf("pulling %s: %w", ref, err)}
+	}
+	want, err1 := idx.Digest()
+	got, err2 := pulled.Digest()
+	if err := errors.Join(err1, err2); err != nil {
+		return []error{err}
+	}
+	var errs []error
+	if got != want {
+		errs = append(errs, fmt.Errorf("pulled index %s, pushed %s", got, want))
+	}
+	local, errs2 := indexImages(idx, platforms)
+	errs = append(errs, errs2...)
+	for _, platform := range platforms {
+		p, err := v1.ParsePlatform(platform)
+		if err != nil {
+			return append(errs, err)
+		}
+		img, err := remote.Image(r, remote.WithPlatform(*p))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("pulling %s for %s: %w", ref, platform, err))
+			continue
+		}
+		got, err1 := img.Digest()
+		if l, ok := local[platform]; ok {
+			want, err2 := l.Digest()
+			if err := errors.Join(err1, err2); err != nil {
+				errs = append(errs, err)
+			} else if got != want {
+				errs = append(errs, fmt.Errorf("pulling %s for %s gives %s, want %s", ref, platform, got, want))
+			}
 		}
 	}
 	return errs

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -153,6 +160,38 @@ func TestReleaseArtifacts(t *testing.T) {
 		}
 	})
 
+	// Push every index and package the way `crane push` does (go-containerregistry remote) to
+	// a registry on loopback, pull each platform back, and compare digests.
+	t.Run("Push", func(t *testing.T) {
+		reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+		defer reg.Close()
+		host := strings.TrimPrefix(reg.URL, "http://")
+		for _, layoutDir := range []string{"images/redis-ha-tunnel", "images/function-redis-ha", "packages/function-redis-ha"} {
+			ref := host + "/" + filepath.Base(layoutDir) + ":" + version
+			for _, err := range pushAndPull(filepath.Join(dir, layoutDir), ref, version, platforms) {
+				t.Errorf("%s: %v", layoutDir, err)
+			}
+		}
+		img, err := tarball.ImageFromPath(filepath.Join(dir, "packages", "configuration-redis-ha.xpkg"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.ParseReference(host + "/configuration-redis-ha:" + version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatalf("pushing the Configuration package: %v", err)
+		}
+		pulled, err := remote.Image(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := digestOf(t, pulled), digestOf(t, img); got != want {
+			t.Errorf("pulled Configuration package %s, pushed %s", got, want)
+		}
+	})
+
 	t.Run("InstallYAML", func(t *testing.T) {
 		want := installWant{
 			version:              version,
@@ -241,6 +280,15 @@ func configurationObjects(t *testing.T) map[string]int {
 		}
 	}
 	return kinds
+}
+
+func digestOf(t *testing.T, d interface{ Digest() (v1.Hash, error) }) v1.Hash {
+	t.Helper()
+	h, err := d.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func envOr(key, def string) string {
