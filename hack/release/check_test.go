@@ -17,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -639,8 +640,10 @@ func defaultTunnelImage(ctx context.Context, functionBinary string, example *uns
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}()
+	// The socket file appears at bind, before listen: only a successful dial means ready.
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
 			break
 		}
 		select {
