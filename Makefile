@@ -103,6 +103,29 @@ image-tunnel: ## OCI image tarball of the tunnel: _output/images/redis-ha-tunnel
 image-function: ## OCI image tarball of the function: _output/images/function-redis-ha.tar
 	$(call image-build,function-redis-ha,./function/cmd/function-redis-ha,--port 9443)
 
+# A release (hack/release.sh, docs/release.md): linux/amd64 + linux/arm64 image indexes of both
+# programs, the Function (per arch + index) and Configuration packages, install.yaml and
+# SHA256SUMS in _output/release, then release-check inspects them. Offline and reproducible: two
+# runs at one commit give the same SHA256SUMS. The Crossplane CLI comes from hack/tools.sh.
+RELEASE_OUT := $(OUTPUT)/release
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64
+PACKAGE_REGISTRY ?= xpkg.crossplane.io/redis-ha
+
+.PHONY: release release-build release-check
+release: release-build ## all release artifacts into _output/release, then release-check: make release VERSION=v0.1.0
+	$(MAKE) --no-print-directory release-check VERSION='$(VERSION)'
+
+release-build: ## only build the release artifacts (no checks): make release-build VERSION=v0.1.0
+	VERSION='$(VERSION)' LDFLAGS='$(LDFLAGS)' RELEASE_OUT=$(RELEASE_OUT) RELEASE_WORK=$(OUTPUT)/release-work \
+	  RELEASE_PLATFORMS='$(RELEASE_PLATFORMS)' IMAGE_REGISTRY=$(IMAGE_REGISTRY) \
+	  PACKAGE_REGISTRY=$(PACKAGE_REGISTRY) IMAGE_SOURCE=$(IMAGE_SOURCE) GO=$(GO) hack/release.sh
+
+release-check: ## inspect _output/release (images, packages, install.yaml, SHA256SUMS) for VERSION
+	REDIS_HA_RELEASE_DIR=$(abspath $(RELEASE_OUT)) REDIS_HA_RELEASE_VERSION='$(VERSION)' \
+	  REDIS_HA_IMAGE_REGISTRY=$(IMAGE_REGISTRY) REDIS_HA_PACKAGE_REGISTRY=$(PACKAGE_REGISTRY) \
+	  REDIS_HA_RELEASE_PLATFORMS='$(RELEASE_PLATFORMS)' \
+	  $(GO) test -count=1 -v -run '^TestReleaseArtifacts$$' ./hack/release/
+
 # ---- Crossplane packages and render (Crossplane CLI built once by hack/tools.sh) -------------
 # hack/tools.sh builds the Crossplane CLI and core from source on first use (2-3 minutes each
 # on an idle machine, cached in ~/.cache/redis-ha/bin by version; REDIS_HA_CACHE moves the cache).
