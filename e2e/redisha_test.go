@@ -31,6 +31,7 @@ var redisHAFiles = []string{
 const functionName = "function-redis-ha"
 
 func testRedisHA(ctx context.Context, t *testing.T, e *env) {
+	e.needCrossplane(t)
 	var missing []string
 	for _, f := range redisHAFiles {
 		if _, err := os.Stat(filepath.Join(e.root, f)); err != nil {
