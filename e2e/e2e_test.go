@@ -92,7 +92,7 @@ func testStartCrossplane(ctx context.Context, t *testing.T, e *env) {
 	if e.cp == nil {
 		t.Skip("real cluster: Crossplane is expected to be installed there")
 	}
-	xpBin := envOr("E2E_CROSSPLANE", filepath.Join(os.Getenv("HOME"), ".cache/redis-ha/bin/crossplane"))
+	xpBin := envOr("E2E_CROSSPLANE", filepath.Join(os.Getenv("HOME"), ".cache/redis-ha/bin/crossplane-core-v2.4.0"))
 	if _, err := os.Stat(xpBin); err != nil {
 		requirement(t, "Crossplane core binary (E2E_CROSSPLANE): %v; build it with e2e/tools.sh crossplane-core", err)
 	}
@@ -187,7 +187,12 @@ func testStandInComposition(ctx context.Context, t *testing.T, e *env) {
 		t.Skip("real cluster: the stand-in function only runs next to a local Crossplane")
 	}
 	e.needCrossplane(t)
-	bin := envOr("E2E_STANDIN_FUNCTION", filepath.Join(e.root, "_output/bin/e2e-standin-function"))
+	// The stand-in belongs to the harness, so it is looked up next to this package, not below
+	// E2E_REPO_ROOT.
+	bin, err := filepath.Abs(envOr("E2E_STANDIN_FUNCTION", "../_output/bin/e2e-standin-function"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(bin); err != nil {
 		requirement(t, "stand-in function (E2E_STANDIN_FUNCTION): %v; `make e2e` builds it from e2e/standin", err)
 	}
@@ -359,7 +364,8 @@ func (e *env) checkComposed(ctx context.Context, t *testing.T, xr, namespace str
 				} `json:"managedFields"`
 			} `json:"metadata"`
 		}
-		e.getJSON(ctx, t, &obj, nsArgs(r.Namespace, "get", r.resource(), "-o", "json")...)
+		// kubectl hides managedFields unless asked.
+		e.getJSON(ctx, t, &obj, nsArgs(r.Namespace, "get", r.resource(), "--show-managed-fields", "-o", "json")...)
 		owned := false
 		for _, o := range obj.Metadata.OwnerReferences {
 			owned = owned || (o.UID == owner.Metadata.UID && o.Controller)

@@ -274,7 +274,10 @@ func testClaimLifecycle(ctx context.Context, t *testing.T, e *env) {
 		if err != nil {
 			return false, err
 		}
-		return strings.TrimSpace(string(out)) == "", fmt.Errorf("%s still exists", xr)
+		if strings.TrimSpace(string(out)) != "" {
+			return false, fmt.Errorf("%s still exists", xr)
+		}
+		return true, nil
 	})
 	e.waitGone(ctx, t, refs, 2*time.Minute)
 }

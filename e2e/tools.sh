@@ -10,8 +10,9 @@
 #   kube-scheduler-v1.37.2            module and the component-base version ldflags
 #   kwok-v0.8.0                       sigs.k8s.io/kwok/cmd/kwok (stage files: module cache,
 #                                     sigs.k8s.io/kwok@v0.8.0/kustomize/stage)
-#   crossplane                        Crossplane core v2.4.0 (shared with hack/tools.sh of the
-#                                     tooling work; built here only when missing)
+#   crossplane-core-v2.4.0            Crossplane core (cmd/crossplane); the same file hack/tools.sh
+#                                     crossplane-core builds: delegated to it when it exists,
+#                                     built here the same way otherwise
 #
 # Usage: e2e/tools.sh [all|etcd|kube|kwok|crossplane-core|env]   (default: all)
 # `env` prints shell assignments of the binary paths for the Makefile and the test.
@@ -86,7 +87,6 @@ build_kube() {
     ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$v" | cut -d. -f2)"
     ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
     mkdir -p "$dir/out"
-    $GO mod tidy >/dev/null 2>&1 || true
     $GO build -trimpath -ldflags "$ldflags" -o "$dir/out/" "${pkgs[@]}"
     for b in "${bins[@]}"; do mv "$dir/out/$b" "$BIN/$b-$v"; done
   )
@@ -105,11 +105,18 @@ build_kwok() {
 }
 
 build_crossplane_core() {
-  local out=$BIN/crossplane
+  local out=$BIN/crossplane-core-$CROSSPLANE_VERSION
   # core init reads Crossplane's own CRDs from the module source (cluster/crds), also when the
   # binary comes from the tooling build.
   GOFLAGS= $GO mod download "github.com/crossplane/crossplane/v2@$CROSSPLANE_VERSION"
   [ -x "$out" ] && return 0
+  local hack
+  hack=$(cd "$(dirname "$0")/.." && pwd)/hack/tools.sh
+  if [ -x "$hack" ]; then
+    REDIS_HA_CACHE=$CACHE "$hack" crossplane-core >/dev/null
+    [ -x "$out" ] && return 0
+    log "hack/tools.sh crossplane-core did not produce $out; building it here"
+  fi
   local dir=$SRC/crossplane-core-$CROSSPLANE_VERSION
   wrapper "$dir" redis-ha-e2e/crossplane-core
   (
@@ -117,7 +124,6 @@ build_crossplane_core() {
     # v2.4.0 asks for an apis/v2 pseudo-version the proxy refuses; the tagged one matches.
     $GO mod edit -replace "github.com/crossplane/crossplane/apis/v2=github.com/crossplane/crossplane/apis/v2@$CROSSPLANE_VERSION"
     $GO mod edit -require "github.com/crossplane/crossplane/v2@$CROSSPLANE_VERSION"
-    $GO mod tidy >/dev/null 2>&1 || true
     $GO build -trimpath -ldflags "-s -w -X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=$CROSSPLANE_VERSION" \
       -o "$out.tmp" github.com/crossplane/crossplane/v2/cmd/crossplane
     mv "$out.tmp" "$out"
@@ -134,7 +140,7 @@ E2E_KUBE_CONTROLLER_MANAGER=$BIN/kube-controller-manager-$KUBE_VERSION
 E2E_KUBE_SCHEDULER=$BIN/kube-scheduler-$KUBE_VERSION
 E2E_KWOK=$BIN/kwok-$KWOK_VERSION
 E2E_KWOK_STAGES=$kwok_src/kustomize/stage
-E2E_CROSSPLANE=${E2E_CROSSPLANE:-$BIN/crossplane}
+E2E_CROSSPLANE=${E2E_CROSSPLANE:-$BIN/crossplane-core-$CROSSPLANE_VERSION}
 E2E_CROSSPLANE_CRDS=$(GOFLAGS= $GO env GOMODCACHE)/github.com/crossplane/crossplane/v2@$CROSSPLANE_VERSION/cluster/crds
 ENV
 }

@@ -119,7 +119,7 @@ func (cp *ControlPlane) crossplaneInit(ctx context.Context, bin, crdsDir string,
 		"--enable-webhooks=false",
 		// kong derives the flag name from the field CRDsPath: --cr-ds-path.
 		"--cr-ds-path=" + crdsDir,
-		"--tls-ca-secret-name=" + crossplaneCASecret,
+		"--tlsca-secret-name=" + crossplaneCASecret, // kong: TLSCASecretName
 		"--tls-server-secret-name=" + crossplaneServerTLSSecret,
 		"--tls-client-secret-name=" + crossplaneClientTLSSecret,
 	}
