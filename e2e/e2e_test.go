@@ -29,6 +29,9 @@ type env struct {
 func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	if os.Getenv(inNetnsEnv) != "" {
+		t.Log("running in a private network namespace (unshare --net)")
+	}
 	e := setUp(ctx, t)
 
 	steps := []struct {
@@ -492,9 +495,11 @@ func (e *env) getJSON(ctx context.Context, t *testing.T, into any, args ...strin
 
 func (e *env) waitFor(ctx context.Context, t *testing.T, what string, timeout time.Duration, cond func(context.Context) (bool, error)) {
 	t.Helper()
+	started := time.Now()
 	if err := controlplane.Poll(ctx, what, timeout, 500*time.Millisecond, cond); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%s after %s", what, time.Since(started).Round(100*time.Millisecond))
 }
 
 // requirement fails the test under CI (CI=true), where every prerequisite must be there, and

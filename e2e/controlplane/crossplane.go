@@ -253,15 +253,20 @@ spec:
 		"--subresource=status", "--type=merge", "-p", string(status)); err != nil {
 		return fmt.Errorf("set endpoint of FunctionRevision %s-e2e: %w", name, err)
 	}
-	// The status must stick: a controller that still reconciled the revision would reset it.
-	return Poll(ctx, "FunctionRevision endpoint to stay set", 10*time.Second, time.Second, func(ctx context.Context) (bool, error) {
+	// The status must stick: a controller still reconciling the revision would reset it, so
+	// require it unchanged on three reads a second apart.
+	stable := 0
+	return Poll(ctx, "FunctionRevision endpoint to stay set", 20*time.Second, time.Second, func(ctx context.Context) (bool, error) {
 		out, err := k.Run(ctx, nil, "get", "functionrevision.pkg.crossplane.io", name+"-e2e", "-o", "jsonpath={.status.endpoint}")
 		if err != nil {
+			stable = 0
 			return false, err
 		}
 		if string(out) != endpoint {
+			stable = 0
 			return false, fmt.Errorf("status.endpoint is %q, want %q", out, endpoint)
 		}
-		return true, nil
+		stable++
+		return stable >= 3, nil
 	})
 }
