@@ -8,6 +8,7 @@
 #   kube-apiserver-v1.37.2            k8s.io/kubernetes cmd/..., one wrapper module with
 #   kube-controller-manager-v1.37.2   replace k8s.io/X => k8s.io/X v0.37.2 for each staging
 #   kube-scheduler-v1.37.2            module and the component-base version ldflags
+#   kubectl-v1.37.2
 #   kwok-v0.8.0                       sigs.k8s.io/kwok/cmd/kwok (stage files: module cache,
 #                                     sigs.k8s.io/kwok@v0.8.0/kustomize/stage)
 #   crossplane-core-v2.4.0            Crossplane core (cmd/crossplane); the same file hack/tools.sh
@@ -62,7 +63,9 @@ build_etcd() {
 
 build_kube() {
   local v=$KUBE_VERSION staging_v="v0.${KUBE_VERSION#v1.}"
-  local bins=(kube-apiserver kube-controller-manager kube-scheduler) missing=0 b
+  # kubectl too: the test drives the API server through it, and a matching version avoids
+  # client/server skew with whatever kubectl the machine has.
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl) missing=0 b
   for b in "${bins[@]}"; do [ -x "$BIN/$b-$v" ] || missing=1; done
   [ "$missing" = 0 ] && return 0
   local dir=$SRC/kubernetes-$v
@@ -139,6 +142,7 @@ E2E_KUBE_APISERVER=$BIN/kube-apiserver-$KUBE_VERSION
 E2E_KUBE_CONTROLLER_MANAGER=$BIN/kube-controller-manager-$KUBE_VERSION
 E2E_KUBE_SCHEDULER=$BIN/kube-scheduler-$KUBE_VERSION
 E2E_KWOK=$BIN/kwok-$KWOK_VERSION
+E2E_KUBECTL=$BIN/kubectl-$KUBE_VERSION
 E2E_KWOK_STAGES=$kwok_src/kustomize/stage
 E2E_CROSSPLANE=${E2E_CROSSPLANE:-$BIN/crossplane-core-$CROSSPLANE_VERSION}
 E2E_CROSSPLANE_CRDS=$(GOFLAGS= $GO env GOMODCACHE)/github.com/crossplane/crossplane/v2@$CROSSPLANE_VERSION/cluster/crds

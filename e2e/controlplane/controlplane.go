@@ -43,10 +43,12 @@ func BinariesFromEnv() (Binaries, error) {
 		KWOKStages:        os.Getenv("E2E_KWOK_STAGES"),
 		Kubectl:           os.Getenv("E2E_KUBECTL"),
 	}
-	if b.Kubectl == "" {
-		b.Kubectl = "kubectl"
-	}
 	var errs []error
+	if b.Kubectl == "" {
+		b.Kubectl = "kubectl" // from PATH; e2e/tools.sh builds a matching one
+	} else if _, err := os.Stat(b.Kubectl); err != nil {
+		errs = append(errs, fmt.Errorf("E2E_KUBECTL=%s: %w; build it with e2e/tools.sh kube", b.Kubectl, err))
+	}
 	for env, path := range map[string]string{
 		"E2E_ETCD": b.Etcd, "E2E_KUBE_APISERVER": b.APIServer, "E2E_KUBE_CONTROLLER_MANAGER": b.ControllerManager,
 		"E2E_KUBE_SCHEDULER": b.Scheduler, "E2E_KWOK": b.KWOK, "E2E_KWOK_STAGES": b.KWOKStages,
