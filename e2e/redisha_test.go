@@ -5,6 +5,7 @@ package e2e_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // Files of the other parts of the project the RedisHA steps need, relative to the repository
@@ -192,9 +195,7 @@ func testNamespacedRedisHA(ctx context.Context, t *testing.T, e *env) {
 			t.Errorf("composed %d %s, want at least %d (all: %v)", kinds[kind], kind, min, kinds)
 		}
 	}
-	if got := e.kubectl(ctx, t, "-n", ns, "get", xr, "-o", "jsonpath={.status.endpoint}"); got == "" {
-		t.Errorf("status.endpoint is empty after Ready")
-	}
+	e.checkStatus(ctx, t, xr, ns, componentCounts{Redis: 3, Sentinel: 3, Tunnel: 2})
 
 	secret := e.kubectl(ctx, t, "-n", ns, "get", xr, "-o", "jsonpath={.status.connectionSecret}")
 	if secret == "" {
@@ -235,6 +236,7 @@ func testNamespacedRedisHA(ctx context.Context, t *testing.T, e *env) {
 		return false, fmt.Errorf("no composed ConfigMap mentions volatile-lru yet")
 	})
 	e.waitReady(ctx, t, xr, ns, 2*time.Minute)
+	e.checkStatus(ctx, t, xr, ns, componentCounts{Redis: 4, Sentinel: 3, Tunnel: 2})
 	if got := e.secretValue(ctx, t, ns, secret, "password"); got != password {
 		t.Errorf("password in %s changed after a spec edit; it must be generated once and kept", secret)
 	}
@@ -272,8 +274,9 @@ func testClaimLifecycle(ctx context.Context, t *testing.T, e *env) {
 		t.Fatal("the claim's XR composed nothing")
 	}
 	e.checkComposed(ctx, t, xr, "", refs)
+	e.checkStatus(ctx, t, xr, "", componentCounts{Redis: 3, Sentinel: 3, Tunnel: 2})
 	if got := e.kubectl(ctx, t, "-n", ns, "get", claim, "-o", "jsonpath={.status.endpoint}"); got == "" {
-		t.Errorf("claim status.endpoint is empty after Ready")
+		t.Errorf("claim status.endpoint is empty after Ready; Crossplane copies it from the XR")
 	}
 	e.kubectl(ctx, t, "-n", ns, "delete", claim, "--wait=true", "--timeout=120s")
 	e.waitFor(ctx, t, "XR "+xrName+" deleted with its claim", 2*time.Minute, func(ctx context.Context) (bool, error) {
@@ -287,6 +290,53 @@ func testClaimLifecycle(ctx context.Context, t *testing.T, e *env) {
 		return true, nil
 	})
 	e.waitGone(ctx, t, refs, 2*time.Minute)
+}
+
+// componentCounts are the pods each component should have, all of them ready.
+type componentCounts struct{ Redis, Sentinel, Tunnel int32 }
+
+// checkStatus waits for the XR status our function writes to report what a Ready XR must: an
+// endpoint, the connection Secret's name and every component's pods ready. It waits rather than
+// reads once because the status is only as fresh as the XR's last reconcile (see the circuit
+// breaker note in README.md), and logs how long convergence took.
+func (e *env) checkStatus(ctx context.Context, t *testing.T, xr, namespace string, want componentCounts) {
+	t.Helper()
+	type counts struct {
+		Replicas int32 `json:"replicas"`
+		Ready    int32 `json:"ready"`
+	}
+	wantMap := map[string]counts{
+		"redis":    {Replicas: want.Redis, Ready: want.Redis},
+		"sentinel": {Replicas: want.Sentinel, Ready: want.Sentinel},
+		"tunnel":   {Replicas: want.Tunnel, Ready: want.Tunnel},
+	}
+	e.waitFor(ctx, t, xr+" status with endpoint and all pods ready", 150*time.Second, func(ctx context.Context) (bool, error) {
+		var obj struct {
+			Status struct {
+				Endpoint         string `json:"endpoint"`
+				ConnectionSecret string `json:"connectionSecret"`
+				Redis            counts `json:"redis"`
+				Sentinel         counts `json:"sentinel"`
+				Tunnel           counts `json:"tunnel"`
+			} `json:"status"`
+		}
+		out, err := e.k.Run(ctx, nil, nsArgs(namespace, "get", xr, "-o", "json")...)
+		if err != nil {
+			return false, err
+		}
+		if err := json.Unmarshal(out, &obj); err != nil {
+			return false, fmt.Errorf("decode %s: %w", xr, err)
+		}
+		st := obj.Status
+		if st.Endpoint == "" || st.ConnectionSecret == "" {
+			return false, fmt.Errorf("status.endpoint = %q, status.connectionSecret = %q; both must be set", st.Endpoint, st.ConnectionSecret)
+		}
+		got := map[string]counts{"redis": st.Redis, "sentinel": st.Sentinel, "tunnel": st.Tunnel}
+		if diff := cmp.Diff(wantMap, got); diff != "" {
+			return false, fmt.Errorf("status pod counts (-want +got):\n%s", diff)
+		}
+		return true, nil
+	})
 }
 
 // redisStatefulSet picks the Redis (not Sentinel) StatefulSet among composed resources.
