@@ -244,6 +244,7 @@ func testNamespacedRedisHA(ctx context.Context, t *testing.T, e *env) {
 	refs = e.composedRefs(ctx, t, xr, ns)
 	e.kubectl(ctx, t, "-n", ns, "delete", xr, "--wait=true", "--timeout=120s")
 	e.waitGone(ctx, t, refs, 2*time.Minute)
+	e.waitPodsGone(ctx, t, ns, "cache-")
 }
 
 // testClaimLifecycle applies the claim example, waits for the claim and its cluster XR to be
@@ -290,6 +291,29 @@ func testClaimLifecycle(ctx context.Context, t *testing.T, e *env) {
 		return true, nil
 	})
 	e.waitGone(ctx, t, refs, 2*time.Minute)
+	e.waitPodsGone(ctx, t, ns, "sessions-")
+}
+
+// waitPodsGone waits until no pod whose name starts with prefix is left in namespace: the pods
+// of composed StatefulSets and Deployments go through the garbage collector, not Crossplane.
+func (e *env) waitPodsGone(ctx context.Context, t *testing.T, namespace, prefix string) {
+	t.Helper()
+	e.waitFor(ctx, t, "pods "+prefix+"* garbage-collected", 2*time.Minute, func(ctx context.Context) (bool, error) {
+		out, err := e.k.Run(ctx, nil, "-n", namespace, "get", "pods", "-o", "name")
+		if err != nil {
+			return false, err
+		}
+		var left []string
+		for _, name := range strings.Fields(string(out)) {
+			if strings.HasPrefix(strings.TrimPrefix(name, "pod/"), prefix) {
+				left = append(left, name)
+			}
+		}
+		if len(left) > 0 {
+			return false, fmt.Errorf("still there: %s", strings.Join(left, ", "))
+		}
+		return true, nil
+	})
 }
 
 // componentCounts are the pods each component should have, all of them ready.
