@@ -17,7 +17,8 @@ all: build
 
 build: ## build every binary into _output/bin
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./tunnel/cmd/redis-ha-tunnel ./function/cmd/function-redis-ha
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./tunnel/cmd/redis-ha-tunnel ./function/cmd/function-redis-ha \
+		./demo/cmd/redis-ha-demo ./examples/demo-app
 
 vet:
 	$(GO) vet ./...
@@ -28,18 +29,111 @@ fmt-check:
 unit: ## unit and integration tests with the race detector
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
-test: vet fmt-check unit
+test: vet fmt-check unit demo-check
 
 # ---- tunnel -----------------------------------------------------------------
+FUZZTIME ?= 20s
+TUNNEL_FUZZ := FuzzParseSentinelEvent FuzzParseReplicationInfo FuzzParseRole FuzzParseSentinelMaster
+
+.PHONY: test-tunnel fuzz-tunnel
+test-tunnel: ## tunnel + redisproc tests only (unit, fuzz seeds, integration with real redis), -race
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./tunnel/... ./internal/redisproc/...
+
+fuzz-tunnel: ## fuzz every tunnel parser for FUZZTIME each (new crashers land in tunnel/testdata/fuzz)
+	@for f in $(TUNNEL_FUZZ); do $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./tunnel/ || exit 1; done
 
 
 # ---- function, API and packages ---------------------------------------------
 
+.PHONY: generate generate-check
+generate: ## write deepcopy code, XRDs + Composition copies (package/configuration/) and docs/api.md from apis/v1alpha1
+	$(GO) run ./apis/cmd/xrd-gen -root .
+
+generate-check: ## fail if a generated file is out of date (the drift tests check the same, with a diff)
+	$(GO) run ./apis/cmd/xrd-gen -root . -check
+
+.PHONY: function-test function-golden function-bench function-run
+function-test: ## the composition function's tests only (golden files, bad input, pod scripts against real redis)
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./function/...
+
+function-golden: ## rewrite function/testdata/golden/*.yaml from the current output; review the diff before committing
+	$(GO) test ./function -run TestGolden -count=1 -update
+
+function-bench: ## RunFunction on the full example: ns/op and p99-ms (target p99 < 5 ms)
+	$(GO) test ./function -run '^$$' -bench BenchmarkRunFunction -benchtime=2000x -count=3
+
+FUNCTION_ADDRESS ?= localhost:9443
+function-run: ## serve the function without TLS for `crossplane composition render` (examples/functions.yaml targets localhost:9443)
+	$(GO) run ./function/cmd/function-redis-ha --insecure --debug --address=$(FUNCTION_ADDRESS)
+
 
 # ---- images -----------------------------------------------------------------
+# OCI images without Docker: hack/image-build (internal/image) packs a static binary into an
+# empty base as /usr/local/bin/NAME (the entrypoint), running as 65532:65532 (nonroot).
+# Reproducible: every timestamp is SOURCE_DATE_EPOCH (default: time of the last commit).
+# tunnel/Dockerfile and function/Dockerfile make equivalent images for users with Docker.
+# The images are tagged $(IMAGE_REGISTRY)/NAME:$(IMAGE_TAG), the reference the function
+# composes for the tunnel by default (ghcr.io/redis-ha/redis-ha-tunnel:<version>).
+IMAGE_REGISTRY ?= ghcr.io/redis-ha
+IMAGE_TAG ?= $(VERSION)
+IMAGE_PLATFORM ?= linux/amd64
+IMAGE_SOURCE ?= https://github.com/redis-ha/redis-ha
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+IMAGES := $(OUTPUT)/images
+image_bin_dir = $(IMAGES)/$(subst /,_,$(IMAGE_PLATFORM))
+
+# image-build NAME,GO-PACKAGE,IMAGE-BUILD-FLAGS: static build of GO-PACKAGE for IMAGE_PLATFORM,
+# packed as $(IMAGES)/NAME.tar.
+define image-build
+	@mkdir -p $(image_bin_dir)
+	GOOS=$(word 1,$(subst /, ,$(IMAGE_PLATFORM))) GOARCH=$(word 2,$(subst /, ,$(IMAGE_PLATFORM))) CGO_ENABLED=0 \
+	  $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(image_bin_dir)/$(1) $(2)
+	$(GO) run ./hack/image-build --binary $(IMAGE_PLATFORM)=$(image_bin_dir)/$(1) \
+	  --tag $(IMAGE_REGISTRY)/$(1):$(IMAGE_TAG) --output $(IMAGES)/$(1).tar \
+	  --source $(IMAGE_SOURCE) --version $(VERSION) $(3)
+endef
+
+.PHONY: images image-tunnel image-function
+images: image-tunnel image-function ## both OCI image tarballs into _output/images
+
+image-tunnel: ## OCI image tarball of the tunnel: _output/images/redis-ha-tunnel.tar
+	$(call image-build,redis-ha-tunnel,./tunnel/cmd/redis-ha-tunnel,--port 6379 --port 6380 --port 8080)
+
+image-function: ## OCI image tarball of the function: _output/images/function-redis-ha.tar
+	$(call image-build,function-redis-ha,./function/cmd/function-redis-ha,--port 9443)
+
+# ---- Crossplane packages and render (Crossplane CLI built once by hack/tools.sh) -------------
+# hack/tools.sh builds the Crossplane CLI and core from source on first use (2-3 minutes each
+# on an idle machine, cached in ~/.cache/redis-ha/bin by version; REDIS_HA_CACHE moves the cache).
+# A release version (vX.Y.Z or vX.Y.Z-rc.N) pins the Configuration's dependency on the Function
+# to that exact version: `make package VERSION=v0.1.0`.
+PACKAGE_PIN := $(shell echo '$(VERSION)' | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+(-rc\.[0-9]+)?$$')
+
+.PHONY: tools package render
+tools: ## build and cache the Crossplane CLI and core binaries (hack/tools.sh)
+	hack/tools.sh crossplane-cli crossplane-core
+
+package: image-function ## Function and Configuration .xpkg into _output/package, checked by package/xpkg_test.go
+	PACKAGES_OUT=$(OUTPUT)/package FUNCTION_IMAGE_TARBALL=$(IMAGES)/function-redis-ha.tar \
+	  FUNCTION_PACKAGE_VERSION=$(PACKAGE_PIN) hack/package.sh
+
+render: ## crossplane composition render of every examples/*.yaml XR into _output/render (hack/render.sh)
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./function/cmd/function-redis-ha
+	hack/render.sh
+
 
 
 # ---- demo -------------------------------------------------------------------
+.PHONY: demo demo-check
+ARGS ?=
+
+demo: build ## render examples/redisha.yaml, run it locally, fail over twice, report (ARGS=--keep-running ...)
+	$(BIN)/redis-ha-demo $(ARGS)
+
+demo-check: build ## the demo as CI runs it: fails unless the graceful failover lost no acknowledged write
+	$(BIN)/redis-ha-demo --report $(OUTPUT)/demo-report.json $(ARGS)
 
 
 # ---- end-to-end --------------------------------------------------------------
@@ -72,3 +166,16 @@ e2e: e2e-binaries $(if $(E2E_KUBECONFIG),,e2e-tools) ## end-to-end: claim to Rea
 	E2E_KUBECONFIG="$(E2E_KUBECONFIG)" $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_TEST_FLAGS) ./e2e/; \
 	echo "e2e: test took $$(( $$(date +%s) - start ))s"
 
+
+
+# ---- gitops and catalog examples ---------------------------------------------
+
+.PHONY: examples-generate examples-check examples-test
+examples-generate: ## regenerate examples/argocd/argocd-cm.yaml and the Backstage OpenAPI definition
+	$(GO) run ./examples/gitops/cmd/examples-gen
+
+examples-check: ## fail when a generated GitOps/catalog example is stale
+	$(GO) run ./examples/gitops/cmd/examples-gen -check
+
+examples-test: ## Argo CD health Lua, Argo CD manifests, Backstage catalog and template tests
+	$(GO) test -count=1 ./examples/gitops/...

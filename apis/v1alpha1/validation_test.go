@@ -1,0 +1,458 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/yaml"
+
+	"github.com/redis-ha/redis-ha/apis/v1alpha1"
+	"github.com/redis-ha/redis-ha/internal/schemacheck"
+)
+
+// repoRoot is the repository root as seen from this package's directory.
+const repoRoot = "../.."
+
+// xrdFiles are the generated XRDs by XR kind.
+func xrdFiles() map[string]string {
+	return map[string]string{
+		v1alpha1.RedisHAKind:  filepath.Join(repoRoot, "package/configuration/xrd-redisha.yaml"),
+		v1alpha1.XRedisHAKind: filepath.Join(repoRoot, "package/configuration/xrd-xredisha.yaml"),
+	}
+}
+
+// loadValidators compiles a validator per kind (RedisHA, XRedisHA, RedisHAClaim) from the CRDs
+// Crossplane derives from the committed XRDs (the drift test in apis/internal/xrdgen proves the
+// XRDs match the Go types).
+func loadValidators(t *testing.T) map[string]*schemacheck.Validator {
+	t.Helper()
+	out := map[string]*schemacheck.Validator{}
+	for _, path := range xrdFiles() {
+		x, err := schemacheck.LoadXRD(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := x.Validators()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for kind, v := range vs {
+			out[kind] = v
+		}
+	}
+	if len(out) != 3 {
+		t.Fatalf("want validators for RedisHA, XRedisHA and RedisHAClaim, got %d", len(out))
+	}
+	return out
+}
+
+// object builds an XR of kind with the spec given as YAML.
+func object(t *testing.T, kind, specYAML string) map[string]any {
+	t.Helper()
+	spec := map[string]any{}
+	if err := yaml.Unmarshal([]byte(specYAML), &spec); err != nil {
+		t.Fatalf("bad test spec YAML: %v", err)
+	}
+	if spec == nil {
+		spec = map[string]any{}
+	}
+	return map[string]any{
+		"apiVersion": v1alpha1.Group + "/" + v1alpha1.Version,
+		"kind":       kind,
+		"metadata":   map[string]any{"name": "cache", "namespace": "default"},
+		"spec":       spec,
+	}
+}
+
+// fieldError is the part of a validation error a user reads: where, and what to do.
+type fieldError struct {
+	Field  string
+	Detail string
+}
+
+func errorsOf(r schemacheck.Result) []fieldError {
+	var out []fieldError
+	for _, e := range r.Errors {
+		out = append(out, fieldError{Field: e.Field, Detail: e.Detail})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Field+out[i].Detail < out[j].Field+out[j].Detail })
+	return out
+}
+
+// TestXRDsAreAcceptedByTheAPIServer runs the API server's own CRD validation on the CRDs
+// Crossplane creates from the XRDs (XR and claim): structural schema, valid defaults, CEL
+// compilation and CEL cost limits.
+func TestXRDsAreAcceptedByTheAPIServer(t *testing.T) {
+	for _, path := range xrdFiles() {
+		x, err := schemacheck.LoadXRD(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range x.ValidateCRDs(context.Background()) {
+			t.Errorf("%s: the API server would reject a CRD Crossplane derives from it: %v", path, e)
+		}
+	}
+}
+
+// TestValidationRulesOnCreate proves every validation rule rejects the object it is meant to
+// reject, with its message at the right field, and that valid objects pass. Each case runs
+// against RedisHA, XRedisHA and RedisHAClaim, which share the spec.
+func TestValidationRulesOnCreate(t *testing.T) {
+	validators := loadValidators(t)
+	for name, tc := range createCases() {
+		for kind, v := range validators {
+			t.Run(name+"/"+kind, func(t *testing.T) {
+				got := errorsOf(v.Validate(context.Background(), object(t, kind, tc.spec), nil))
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("%s\nValidate(%s) errors -want +got:\n%s", tc.reason, tc.spec, diff)
+				}
+			})
+		}
+	}
+}
+
+// createCase is one object on create and the errors the API server must report for it.
+type createCase struct {
+	reason string
+	spec   string
+	want   []fieldError
+}
+
+// createCases are shared by the schema tests and TestValidateAgreesWithSchema.
+func createCases() map[string]createCase {
+	return map[string]createCase{
+		"EmptySpec": {
+			reason: "every field is defaulted, so spec: {} is valid",
+			spec:   `{}`,
+		},
+		"CustomSizeWithoutResources": {
+			reason: "size custom has nothing to size Redis by",
+			spec:   `size: custom`,
+			want: []fieldError{{"spec.size",
+				"spec.size: custom needs spec.resources with at least limits.memory: add spec.resources, or pick the preset size small, medium or large"}},
+		},
+		"ResourcesWithPresetSize": {
+			reason: "explicit resources next to a preset would be silently ignored",
+			spec:   "size: medium\nresources: {limits: {memory: 1Gi}}",
+			want: []fieldError{{"spec.resources",
+				"spec.resources is only read when spec.size is custom: set spec.size: custom to use explicit resources, or remove spec.resources to use the preset"}},
+		},
+		"CustomResourcesWithoutMemoryLimit": {
+			reason: "maxmemory is derived from limits.memory",
+			spec:   "size: custom\nresources: {requests: {cpu: 500m}}",
+			want: []fieldError{{"spec.resources.limits",
+				"spec.resources.limits.memory is required with spec.size: custom, because Redis maxmemory is derived from it (75%)"}},
+		},
+		"CustomMemoryRequestAboveLimit": {
+			reason: "a request above the limit can never be satisfied",
+			spec:   "size: custom\nresources: {requests: {memory: 2Gi}, limits: {memory: 1Gi}}",
+			want: []fieldError{{"spec.resources.requests.memory",
+				"spec.resources.requests.memory must not exceed spec.resources.limits.memory: lower the request or raise the limit"}},
+		},
+		"CustomCPURequestAboveLimit": {
+			reason: "a request above the limit can never be satisfied",
+			spec:   "size: custom\nresources: {requests: {cpu: '2'}, limits: {cpu: 500m, memory: 1Gi}}",
+			want: []fieldError{{"spec.resources.requests.cpu",
+				"spec.resources.requests.cpu must not exceed spec.resources.limits.cpu: lower the request or raise the limit"}},
+		},
+		"CustomCPUNotAQuantity": {
+			reason: "quantities are checked before anything uses them",
+			spec:   "size: custom\nresources: {limits: {cpu: lots, memory: 1Gi}}",
+			want:   []fieldError{{"spec.resources.limits.cpu", "cpu must be a positive Kubernetes quantity such as 500m or 2"}},
+		},
+		"CustomMemoryTooSmall": {
+			reason: "Redis does not run usefully in less than 16Mi",
+			spec:   "size: custom\nresources: {limits: {memory: 8Mi}}",
+			want:   []fieldError{{"spec.resources.limits.memory", "memory must be a Kubernetes quantity larger than 16Mi, such as 512Mi or 2Gi"}},
+		},
+		"CustomResourcesValid": {
+			reason: "custom size with a memory limit and lower requests is fine",
+			spec:   "size: custom\nresources: {requests: {cpu: 250m, memory: 512Mi}, limits: {cpu: '1', memory: 1Gi}}",
+		},
+		"RedisConfigKeyNotAllowed": {
+			reason: "replicaof would break Sentinel's control of replication; the message names the key",
+			spec:   "redis: {config: {replicaof: 'x 6379'}}",
+			want: []fieldError{{"spec.redis.config",
+				"spec.redis.config key replicaof may not be set here: RedisHA manages it (use the matching spec field) or it could break replication or failover; see docs/api.md for the allowed keys"}},
+		},
+		"RedisConfigAllowedKeys": {
+			reason: "tuning keys are accepted",
+			spec:   "redis: {config: {timeout: '300', hz: '20', notify-keyspace-events: Ex}}",
+		},
+		"RedisConfigValueWithNewline": {
+			reason: "a newline would inject another redis.conf directive",
+			spec:   "redis: {config: {timeout: \"300\\nreplicaof evil 6379\"}}",
+			want:   []fieldError{{"spec.redis.config.timeout", `spec.redis.config.timeout in body should match '^[^\r\n]*$'`}},
+		},
+		"RedisVersionTooOld": {
+			reason: "Sentinel hostname support needs 6.2",
+			spec:   "redis: {image: {version: '6.0'}}",
+			want: []fieldError{{"spec.redis.image.version",
+				"spec.redis.image.version must be 6.2 or newer: Sentinel needs resolve-hostnames and announce-hostnames"}},
+		},
+		"RedisVersionWithSuffix": {
+			reason: "patch versions and image suffixes are fine",
+			spec:   "redis: {image: {flavor: valkey, version: 7.2.5-alpine}}",
+		},
+		"RedisVersionNotAVersion": {
+			reason: "the pattern rejects it; the CEL rule stays quiet instead of erroring on int()",
+			spec:   "redis: {image: {version: latest}}",
+			want:   []fieldError{{"spec.redis.image.version", `spec.redis.image.version in body should match '^[0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9A-Za-z.]+)?$'`}},
+		},
+		"RedisTooFewReplicas": {
+			reason: "HA needs at least one replica to fail over to",
+			spec:   "redis: {replicas: 1}",
+			want:   []fieldError{{"spec.redis.replicas", "spec.redis.replicas in body should be greater than or equal to 2"}},
+		},
+		"SentinelEvenReplicas": {
+			reason: "an even Sentinel count wastes a pod and can tie",
+			spec:   "sentinel: {replicas: 4}",
+			want: []fieldError{{"spec.sentinel.replicas",
+				"spec.sentinel.replicas must be odd (3, 5 or 7) so a majority of Sentinels can authorize a failover"}},
+		},
+		"SentinelQuorumAboveReplicas": {
+			reason: "a quorum larger than the Sentinel count can never be reached",
+			spec:   "sentinel: {replicas: 3, quorum: 4}",
+			want: []fieldError{{"spec.sentinel.quorum",
+				"spec.sentinel.quorum must not exceed spec.sentinel.replicas, or no failover can ever be agreed: lower quorum or remove it to use the majority"}},
+		},
+		"SentinelQuorumExplicit": {
+			reason: "any quorum up to replicas is allowed",
+			spec:   "sentinel: {replicas: 5, quorum: 2}",
+		},
+		"SentinelFailoverTimeoutNotAboveDownAfter": {
+			reason: "a failover must be allowed to take longer than detecting the failure",
+			spec:   "sentinel: {downAfter: 30s, failoverTimeout: 10s}",
+			want:   []fieldError{{"spec.sentinel.failoverTimeout", "spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter"}},
+		},
+		"SentinelDownAfterTooShort": {
+			reason: "sub-second down detection causes failovers on hiccups",
+			spec:   "sentinel: {downAfter: 500ms}",
+			want:   []fieldError{{"spec.sentinel.downAfter", "spec.sentinel.downAfter must be between 1s and 10m"}},
+		},
+		"SentinelDownAfterNotADuration": {
+			reason: "the pattern rejects it; the CEL rules stay quiet instead of erroring on duration()",
+			spec:   "sentinel: {downAfter: soon}",
+			want:   []fieldError{{"spec.sentinel.downAfter", `spec.sentinel.downAfter in body should match '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'`}},
+		},
+		"AuthDisabledWithExistingSecret": {
+			reason: "an existing password Secret means auth is wanted",
+			spec:   "auth: {enabled: false, existingSecret: {name: redis-pw}}",
+			want: []fieldError{{"spec.auth.existingSecret",
+				"spec.auth.existingSecret is only used with spec.auth.enabled: true: enable auth or remove existingSecret"}},
+		},
+		"AuthExistingSecret": {
+			reason: "an existing Secret with auth on (the default) is fine; key defaults to password",
+			spec:   "auth: {existingSecret: {name: redis-pw}}",
+		},
+		"TLSEnabledWithoutSecret": {
+			reason: "TLS needs a certificate",
+			spec:   "tls: {enabled: true}",
+			want: []fieldError{{"spec.tls.secretName",
+				"spec.tls.secretName is required when spec.tls.enabled is true: name a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt (e.g. from cert-manager)"}},
+		},
+		"TLSSecretWithoutEnabled": {
+			reason: "a certificate without TLS on is a forgotten switch",
+			spec:   "tls: {secretName: redis-tls}",
+			want: []fieldError{{"spec.tls.secretName",
+				"spec.tls.secretName is only used with spec.tls.enabled: true: enable TLS or remove secretName"}},
+		},
+		"TLSValid": {
+			reason: "TLS on with a Secret is fine",
+			spec:   "tls: {enabled: true, secretName: redis-tls}",
+		},
+		"NetworkPolicyDisabledWithClients": {
+			reason: "allowed clients mean nothing without the policy",
+			spec:   "networkPolicy: {enabled: false, allowedClients: [{podSelector: {}}]}",
+			want: []fieldError{{"spec.networkPolicy.allowedClients",
+				"spec.networkPolicy.allowedClients is only used with spec.networkPolicy.enabled: true: enable the policy or remove allowedClients"}},
+		},
+		"NetworkPolicyEmptyPeer": {
+			reason: "an entry without selectors is almost certainly a mistake",
+			spec:   "networkPolicy: {allowedClients: [{}]}",
+			want:   []fieldError{{"spec.networkPolicy.allowedClients[0]", "each spec.networkPolicy.allowedClients entry needs podSelector, namespaceSelector or both"}},
+		},
+		"NetworkPolicyPeers": {
+			reason: "pod and namespace selectors are accepted",
+			spec:   "networkPolicy: {allowedClients: [{podSelector: {matchLabels: {app: web}}}, {namespaceSelector: {matchLabels: {team: a}}}]}",
+		},
+		"ServiceMonitorWithoutMetrics": {
+			reason: "the ServiceMonitor scrapes the exporter sidecar",
+			spec:   "metrics: {serviceMonitor: {enabled: true}}",
+			want: []fieldError{{"spec.metrics.serviceMonitor.enabled",
+				"spec.metrics.serviceMonitor.enabled needs spec.metrics.enabled: true, because the ServiceMonitor scrapes the exporter sidecar"}},
+		},
+		"StorageSizeZero": {
+			reason: "a zero-sized volume cannot hold data",
+			spec:   "redis: {persistence: {storage: {size: '0'}}}",
+			want:   []fieldError{{"spec.redis.persistence.storage.size", "spec.redis.persistence.storage.size must be a positive Kubernetes quantity such as 1Gi"}},
+		},
+		"SizeNotInEnum": {
+			reason: "presets are a closed set",
+			spec:   "size: huge",
+			want:   []fieldError{{"spec.size", `supported values: "small", "medium", "large", "custom"`}},
+		},
+		"TunnelServiceTypeNotSupported": {
+			reason: "ExternalName cannot front pods",
+			spec:   "tunnel: {serviceType: ExternalName}",
+			want:   []fieldError{{"spec.tunnel.serviceType", `supported values: "ClusterIP", "NodePort", "LoadBalancer"`}},
+		},
+		"TopologyMaxSkewTooHigh": {
+			reason: "a skew above 10 spreads nothing",
+			spec:   "scheduling: {topologySpread: {maxSkew: 11}}",
+			want:   []fieldError{{"spec.scheduling.topologySpread.maxSkew", "spec.scheduling.topologySpread.maxSkew in body should be less than or equal to 10"}},
+		},
+		"ConnectionSecretNameInvalid": {
+			reason: "Secret names are DNS subdomains",
+			spec:   "connectionSecret: {name: My_Secret}",
+			want: []fieldError{{"spec.connectionSecret.name",
+				`spec.connectionSecret.name in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'`}},
+		},
+		"UnknownField": {
+			reason: "typos are rejected, as kubectl's strict field validation does",
+			spec:   "redis: {replica: 3}",
+			want:   []fieldError{{"spec.redis.replica", "unknown field"}},
+		},
+	}
+}
+
+// TestValidationRulesOnUpdate proves the transition rules: what StatefulSet volume claim
+// templates cannot follow is immutable, the rest may change.
+func TestValidationRulesOnUpdate(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		old    string
+		spec   string
+		want   []fieldError
+	}{
+		"NothingChanged": {
+			reason: "an unchanged spec passes the transition rules",
+			old:    "redis: {persistence: {storage: {size: 2Gi, storageClassName: fast}}}",
+			spec:   "redis: {persistence: {storage: {size: 2Gi, storageClassName: fast}}}",
+		},
+		"ScaleAndRetune": {
+			reason: "replicas, sentinel timing and policy may change",
+			old:    "{}",
+			spec:   "redis: {replicas: 5, maxMemoryPolicy: allkeys-lru}\nsentinel: {replicas: 5, downAfter: 10s}",
+		},
+		"StorageClassChanged": {
+			reason: "volume claim templates cannot change",
+			old:    "redis: {persistence: {storage: {storageClassName: fast}}}",
+			spec:   "redis: {persistence: {storage: {storageClassName: slow}}}",
+			want: []fieldError{{"spec.redis.persistence.storage.storageClassName",
+				"spec.redis.persistence.storage.storageClassName is immutable: StatefulSet volume claim templates cannot change; create a new RedisHA to move storage class"}},
+		},
+		"StorageClassAdded": {
+			reason: "going from the default class to a named one changes the template too",
+			old:    "{}",
+			spec:   "redis: {persistence: {storage: {storageClassName: fast}}}",
+			want: []fieldError{{"spec.redis.persistence.storage.storageClassName",
+				"spec.redis.persistence.storage.storageClassName is immutable: StatefulSet volume claim templates cannot change; create a new RedisHA to move storage class"}},
+		},
+		"StorageSizeChanged": {
+			reason: "volume claim templates cannot change",
+			old:    "{}",
+			spec:   "redis: {persistence: {storage: {size: 5Gi}}}",
+			want: []fieldError{{"spec.redis.persistence.storage.size",
+				"spec.redis.persistence.storage.size is immutable, because StatefulSet volume claim templates cannot change: expand the PVCs directly if the storage class allows it"}},
+		},
+		"PersistenceTurnedOff": {
+			reason: "dropping the volume claim template is a template change",
+			old:    "{}",
+			spec:   "redis: {persistence: {mode: none}}",
+			want: []fieldError{{"spec.redis.persistence.mode",
+				"spec.redis.persistence.mode cannot switch between none and aof/rdb after creation, because StatefulSet volume claim templates are immutable: create a new RedisHA and migrate"}},
+		},
+		"AOFToRDB": {
+			reason: "both modes use the same volume, so switching is fine",
+			old:    "redis: {persistence: {mode: aof}}",
+			spec:   "redis: {persistence: {mode: rdb}}",
+		},
+	}
+	validators := loadValidators(t)
+	for name, tc := range cases {
+		for kind, v := range validators {
+			t.Run(name+"/"+kind, func(t *testing.T) {
+				old := object(t, kind, tc.old)
+				if err := v.Validate(context.Background(), old, nil).Err(); err != nil {
+					t.Fatalf("old object is invalid on its own: %v", err)
+				}
+				got := errorsOf(v.Validate(context.Background(), object(t, kind, tc.spec), old))
+				if diff := cmp.Diff(tc.want, got); diff != "" {
+					t.Errorf("%s\nValidate(%s -> %s) errors -want +got:\n%s", tc.reason, tc.old, tc.spec, diff)
+				}
+			})
+		}
+	}
+}
+
+// TestValidateAgreesWithSchema proves the Go Validate (used by the function on input that
+// never met the API server) rejects exactly what the schema rejects, at the same fields, and
+// repeats every CEL rule's message word for word.
+func TestValidateAgreesWithSchema(t *testing.T) {
+	v := loadValidators(t)[v1alpha1.RedisHAKind]
+	for name, tc := range createCases() {
+		t.Run(name, func(t *testing.T) {
+			obj := object(t, v1alpha1.RedisHAKind, tc.spec)
+			schemaErrs := errorsOf(v.Validate(context.Background(), obj, nil))
+			if len(schemaErrs) == 1 && schemaErrs[0].Detail == "unknown field" {
+				t.Skip("the Go type cannot hold an unknown field; strict decoding rejects it instead")
+			}
+			spec := decodeSpec(t, obj["spec"])
+			spec.Default()
+			var goErrs []fieldError
+			if err := spec.Validate(); err != nil {
+				for _, e := range err.(interface{ Errors() []error }).Errors() {
+					fe := e.(*field.Error)
+					goErrs = append(goErrs, fieldError{Field: fe.Field, Detail: fe.Detail})
+				}
+			}
+			fields := func(errs []fieldError) []string {
+				var out []string
+				for _, e := range errs {
+					out = append(out, e.Field)
+				}
+				sort.Strings(out)
+				return out
+			}
+			if diff := cmp.Diff(fields(schemaErrs), fields(goErrs)); diff != "" {
+				t.Errorf("%s\nfields with errors -schema +Validate():\n%s\nValidate(): %v", tc.reason, diff, goErrs)
+			}
+			for _, se := range schemaErrs {
+				if !strings.HasPrefix(se.Detail, "spec.") || strings.Contains(se.Detail, " in body ") {
+					continue // an OpenAPI message, worded by the API server
+				}
+				if !slices.Contains(goErrs, se) {
+					t.Errorf("%s\nValidate() does not repeat the CEL message at %s: %q\ngot %v", tc.reason, se.Field, se.Detail, goErrs)
+				}
+			}
+		})
+	}
+}
+
+// TestCrossplaneInjectedRules shows the validators use the CRDs Crossplane really creates: its
+// required spec and its 63-character name limit (names become label values) apply too.
+func TestCrossplaneInjectedRules(t *testing.T) {
+	for kind, v := range loadValidators(t) {
+		t.Run(kind, func(t *testing.T) {
+			noSpec := object(t, kind, `{}`)
+			delete(noSpec, "spec")
+			longName := object(t, kind, `{}`)
+			longName["metadata"] = map[string]any{"name": strings.Repeat("a", 64), "namespace": "default"}
+			got := append(errorsOf(v.Validate(context.Background(), noSpec, nil)), errorsOf(v.Validate(context.Background(), longName, nil))...)
+			want := []fieldError{
+				{"spec", ""}, // a field.Required error: the type says it, the detail is empty
+				{"metadata.name", "may not be more than 63 bytes"},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("-want +got:\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,125 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// appEvent is the part of a demo-app output line the demo reads (see examples/demo-app).
+type appEvent struct {
+	Event         string    `json:"event"`
+	Time          time.Time `json:"time"`
+	Acked         uint64    `json:"acked"`
+	Failed        uint64    `json:"failed"`
+	Reconnects    uint64    `json:"reconnects"`
+	ReadsMissing  uint64    `json:"readsMissing"`
+	MaxGapMs      float64   `json:"maxGapMs"`
+	TotalMaxGapMs float64   `json:"totalMaxGapMs"`
+	Checked       uint64    `json:"checked"`
+	Missing       uint64    `json:"missing"`
+	GapMs         float64   `json:"gapMs"`
+	GapStart      time.Time `json:"gapStart"`
+	LastError     string    `json:"lastError"`
+}
+
+// demoApp is the running examples/demo-app: it follows its output and asks it to verify.
+type demoApp struct {
+	proc *child
+
+	mu       sync.Mutex
+	last     appEvent   // newest progress, verify or summary line
+	resumed  []appEvent // every "resumed" line: writes came back after a gap
+	verifies chan appEvent
+	summary  chan appEvent
+	progress func(appEvent)
+}
+
+func startDemoApp(path, tunnelAddr, password, logDir string, progress func(appEvent)) (*demoApp, error) {
+	a := &demoApp{verifies: make(chan appEvent, 4), summary: make(chan appEvent, 1), progress: progress}
+	env := []string{"REDIS_ADDR=" + tunnelAddr, "REDIS_PASSWORD=" + password}
+	proc, err := startChild("demo-app", path, []string{"--rate=2000", "--progress=1s"}, env, logDir, a.onLine)
+	if err != nil {
+		return nil, err
+	}
+	a.proc = proc
+	return a, nil
+}
+
+func (a *demoApp) onLine(line string) {
+	var e appEvent
+	if err := json.Unmarshal([]byte(line), &e); err != nil {
+		return // not one of ours; the log keeps stderr
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch e.Event {
+	case "progress":
+		a.last = e
+		if a.progress != nil {
+			a.progress(e)
+		}
+	case "verify":
+		a.last = e
+		a.verifies <- e
+	case "summary":
+		a.last = e
+		a.summary <- e
+	case "resumed":
+		a.resumed = append(a.resumed, e)
+	}
+}
+
+// verify asks the app to read back every write it got acknowledged so far, and returns its
+// answer.
+func (a *demoApp) verify(ctx context.Context) (appEvent, error) {
+	if err := a.proc.signal(syscall.SIGUSR1); err != nil {
+		return appEvent{}, err
+	}
+	select {
+	case e := <-a.verifies:
+		return e, nil
+	case <-ctx.Done():
+		return appEvent{}, fmt.Errorf("demo-app did not answer the check in time: %w", ctx.Err())
+	case <-a.proc.done:
+		return appEvent{}, fmt.Errorf("demo-app exited during the check (log: %s)", a.proc.logPath)
+	}
+}
+
+// stop ends the app; it checks every acknowledged write a last time and reports it.
+func (a *demoApp) stop(ctx context.Context) (appEvent, error) {
+	if err := a.proc.signal(syscall.SIGTERM); err != nil {
+		return appEvent{}, err
+	}
+	select {
+	case e := <-a.summary:
+		return e, a.proc.wait(ctx)
+	case <-ctx.Done():
+		a.proc.stop(0)
+		return appEvent{}, fmt.Errorf("demo-app did not finish its last check in time: %w", ctx.Err())
+	case <-a.proc.done:
+		return appEvent{}, fmt.Errorf("demo-app exited without a summary (log: %s)", a.proc.logPath)
+	}
+}
+
+// firstResumedAfter returns the first time writes came back after a gap that began at or
+// after t.
+func (a *demoApp) firstResumedAfter(t time.Time) (appEvent, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, e := range a.resumed {
+		if !e.GapStart.Before(t.Add(-time.Second)) && e.Time.After(t) {
+			return e, true
+		}
+	}
+	return appEvent{}, false
+}
+
+func (a *demoApp) latest() appEvent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}

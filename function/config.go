@@ -1,0 +1,252 @@
+package function
+
+import (
+	"embed"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+
+	"github.com/crossplane/function-sdk-go/errors"
+
+	"github.com/redis-ha/redis-ha/apis/v1alpha1"
+)
+
+// The configuration contract.
+//
+// One ConfigMap, "<name>-config" (composition resource "config"), holds everything the Redis
+// and Sentinel pods read at start. It is mounted read-only at configDir:
+//
+//	redis.conf        shared Redis settings: port, dir, persistence, maxmemory, the
+//	                  min-replicas-to-write guard and the allow-listed spec.redis.config keys
+//	sentinel.conf     shared Sentinel settings: port, dir, resolve-hostnames and
+//	                  announce-hostnames, and the monitor line for master "mymaster" pointing at
+//	                  pod 0 with the quorum, down-after and failover timeouts
+//	lib.sh            helpers the scripts source
+//	redis-init.sh     init container of each Redis pod: asks the Sentinels for the current
+//	                  master (SENTINEL GET-MASTER-ADDR-BY-NAME) and writes runDir/redis.conf =
+//	                  "include <redis.conf>" + replica-announce-ip/port, requirepass,
+//	                  masterauth and, unless this pod is the master, replicaof
+//	sentinel-init.sh  init container of each Sentinel pod: finds the master the same way and
+//	                  writes a writable copy of sentinel.conf with the monitor line pointed at
+//	                  it + announce-ip/port and passwords
+//	redis-prestop.sh  preStop hook of Redis: a master asks the Sentinels to fail over first
+//	probe.sh          liveness and readiness checks
+//
+// redis.conf and sentinel.conf contain no Kubernetes-only lines: run them on a plain machine
+// by remapping port, dir and host names. Everything specific to one pod (its announced host
+// name, the replicaof decision, the password) is added by the init scripts, which take all
+// their settings from environment variables (documented in scripts/lib.sh).
+const (
+	configKeyRedis    = "redis.conf"
+	configKeySentinel = "sentinel.conf"
+
+	// configDir is where the ConfigMap is mounted in every Redis and Sentinel container.
+	configDir = "/etc/redis-ha"
+	// runDir is the in-memory volume the Redis init container writes the final config to.
+	runDir = "/run/redis-ha"
+	// dataDir is Redis's (and Sentinel's) working directory.
+	dataDir = "/data"
+	// tlsDir is where the spec.tls.secretName Secret is mounted.
+	tlsDir = "/etc/redis-ha/tls"
+)
+
+// minReplicasMaxLagSeconds bounds how far behind the acknowledging replica may be.
+const minReplicasMaxLagSeconds = 10
+
+//go:embed scripts/*.sh
+var scriptFiles embed.FS
+
+// scriptKeys are the ConfigMap keys of the scripts, in the order they are written.
+var scriptKeys = []string{"lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh", "sentinel-init.sh"}
+
+// configData is the content of the ConfigMap, key by key.
+func configData(in *instance) (map[string]string, error) {
+	data := map[string]string{
+		configKeyRedis:    renderRedisConf(in),
+		configKeySentinel: renderSentinelConf(in),
+	}
+	for _, k := range scriptKeys {
+		b, err := scriptFiles.ReadFile("scripts/" + k)
+		if err != nil {
+			return nil, errors.Wrapf(err, "cannot read embedded script %s", k)
+		}
+		data[k] = string(b)
+	}
+	return data, nil
+}
+
+// composeConfigMap is the ConfigMap of the configuration contract above.
+func composeConfigMap(in *instance, data map[string]string) (*unstructured.Unstructured, error) {
+	cm := corev1ac.ConfigMap(in.configName(), in.namespace).
+		WithLabels(in.labels(componentConfig)).
+		WithData(data)
+	return toUnstructured(cm)
+}
+
+// configChecksum digests the given ConfigMap keys (all keys when none are given), in key
+// order, for the pod annotation that rolls pods when what they read changes. Each component
+// digests only its own keys: a Sentinel setting must not restart (and fail over) Redis.
+func configChecksum(data map[string]string, keys ...string) string {
+	if len(keys) == 0 {
+		for k := range data {
+			keys = append(keys, k)
+		}
+	}
+	keys = slices.Sorted(slices.Values(keys))
+	parts := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		parts = append(parts, k, data[k])
+	}
+	return checksum(parts...)
+}
+
+// redisConfigKeys and sentinelConfigKeys are the ConfigMap keys each component's pods read.
+var (
+	redisConfigKeys    = []string{configKeyRedis, "lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh"}
+	sentinelConfigKeys = []string{configKeySentinel, "lib.sh", "probe.sh", "sentinel-init.sh"}
+)
+
+// confWriter collects config lines; comments say why a setting is there, for whoever reads
+// the file in a pod.
+type confWriter struct{ b strings.Builder }
+
+func (w *confWriter) comment(s string) { fmt.Fprintf(&w.b, "# %s\n", s) }
+func (w *confWriter) line(words ...string) {
+	w.b.WriteString(strings.Join(words, " "))
+	w.b.WriteByte('\n')
+}
+func (w *confWriter) blank()         { w.b.WriteByte('\n') }
+func (w *confWriter) String() string { return w.b.String() }
+
+// renderRedisConf renders the shared redis.conf.
+func renderRedisConf(in *instance) string {
+	spec := in.spec.Redis
+	w := &confWriter{}
+	w.comment(fmt.Sprintf("redis.conf of RedisHA %s/%s, rendered by function-redis-ha.", in.namespace, in.name))
+	w.comment("Each pod starts with a file written by redis-init.sh that includes this one and adds")
+	w.comment("the pod's own lines: replica-announce-ip, passwords and replicaof.")
+	if in.spec.TLS.Enabled {
+		w.comment("TLS only: clients, replication and Sentinel all use the TLS port.")
+		w.line("port", "0")
+		w.line("tls-port", strconv.Itoa(redisPort))
+		writeTLSFiles(w)
+		w.line("tls-replication", "yes")
+		w.comment("Clients need no certificate of their own; they authenticate with the password.")
+		w.line("tls-auth-clients", "no")
+	} else {
+		w.line("port", strconv.Itoa(redisPort))
+	}
+	w.comment("Access is guarded by the password and the NetworkPolicy, not by loopback-only mode.")
+	w.line("protected-mode", "no")
+	w.line("dir", dataDir)
+	w.blank()
+
+	w.comment("Persistence: " + string(spec.Persistence.Mode) + ".")
+	switch spec.Persistence.Mode {
+	case v1alpha1.PersistenceAOF:
+		w.line("appendonly", "yes")
+		w.line("appendfsync", "everysec")
+		w.line("save", `""`)
+	case v1alpha1.PersistenceRDB:
+		w.line("appendonly", "no")
+		w.line("save", "3600", "1", "300", "100", "60", "10000")
+	default:
+		w.line("appendonly", "no")
+		w.line("save", `""`)
+	}
+	w.blank()
+
+	w.comment("Memory: 75% of the container's memory limit, leaving room for replication buffers")
+	w.comment("and copy-on-write during background saves.")
+	w.line("maxmemory", strconv.FormatInt(in.resources.MaxMemoryBytes, 10))
+	w.line("maxmemory-policy", string(spec.MaxMemoryPolicy))
+	w.blank()
+
+	w.comment("Replication. A master that loses every replica for longer than")
+	w.comment(fmt.Sprintf("min-replicas-max-lag (%ds) refuses writes, so a master cut off by a partition", minReplicasMaxLagSeconds))
+	w.comment("stops accepting writes that the failover on the other side would throw away.")
+	w.line("min-replicas-to-write", strconv.Itoa(minReplicasToWrite(spec.Replicas)))
+	w.line("min-replicas-max-lag", strconv.Itoa(minReplicasMaxLagSeconds))
+	w.line("replica-read-only", "yes")
+	w.line("replica-serve-stale-data", "yes")
+	w.line("repl-diskless-sync", "yes")
+	w.comment("Start a full sync at once: after a failover the new master refuses writes")
+	w.comment("(min-replicas-to-write) until a replica has synced, so any delay here is write downtime.")
+	w.comment("Replicas are re-pointed one at a time (parallel-syncs 1), so there is nothing to batch.")
+	w.line("repl-diskless-sync-delay", "0")
+
+	if len(spec.Config) > 0 {
+		w.blank()
+		w.comment("Extra settings from spec.redis.config.")
+		keys := make([]string, 0, len(spec.Config))
+		for k := range spec.Config {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			w.line(k, quoteConfValue(string(spec.Config[k])))
+		}
+	}
+	return w.String()
+}
+
+// minReplicasToWrite is the min-replicas-to-write guard: one replica must acknowledge. It is
+// never more than the replicas there are (replicas counts the master too).
+func minReplicasToWrite(replicas int32) int {
+	return min(1, int(replicas)-1)
+}
+
+// renderSentinelConf renders the shared sentinel.conf. Its monitor line names pod 0, the
+// master of a new deployment; sentinel-init.sh points it at the current master at start.
+func renderSentinelConf(in *instance) string {
+	s := in.spec.Sentinel
+	w := &confWriter{}
+	w.comment(fmt.Sprintf("sentinel.conf of RedisHA %s/%s, rendered by function-redis-ha.", in.namespace, in.name))
+	w.comment("sentinel-init.sh copies it to a writable file (Sentinel rewrites its config), points")
+	w.comment("the monitor line at the current master and adds the pod's own lines.")
+	if in.spec.TLS.Enabled {
+		w.line("port", "0")
+		w.line("tls-port", strconv.Itoa(sentinelPort))
+		writeTLSFiles(w)
+		w.comment("Sentinel talks TLS to Redis too.")
+		w.line("tls-replication", "yes")
+		w.line("tls-auth-clients", "no")
+	} else {
+		w.line("port", strconv.Itoa(sentinelPort))
+	}
+	w.line("protected-mode", "no")
+	w.line("dir", dataDir)
+	w.blank()
+	w.comment("Pod IPs change on every restart; host names do not. Both lines must come before")
+	w.comment("the monitor line, which names a host.")
+	w.line("sentinel", "resolve-hostnames", "yes")
+	w.line("sentinel", "announce-hostnames", "yes")
+	w.blank()
+	w.line("sentinel", "monitor", masterName, in.redisHost(0), strconv.Itoa(redisPort), strconv.Itoa(int(s.Quorum)))
+	w.line("sentinel", "down-after-milliseconds", masterName, strconv.FormatInt(in.downAfter.Milliseconds(), 10))
+	w.line("sentinel", "failover-timeout", masterName, strconv.FormatInt(in.failoverTimeout.Milliseconds(), 10))
+	w.comment("Resync one replica at a time, so the others keep serving reads during a failover.")
+	w.line("sentinel", "parallel-syncs", masterName, "1")
+	return w.String()
+}
+
+// writeTLSFiles names the certificate files of the spec.tls.secretName Secret.
+func writeTLSFiles(w *confWriter) {
+	w.line("tls-cert-file", tlsDir+"/tls.crt")
+	w.line("tls-key-file", tlsDir+"/tls.key")
+	w.line("tls-ca-cert-file", tlsDir+"/ca.crt")
+}
+
+// quoteConfValue writes a value so redis.conf reads it back unchanged: bare when it is one
+// plain word, else double-quoted with backslash escapes.
+func quoteConfValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, " \t\"'\\") {
+		return v
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(v) + `"`
+}

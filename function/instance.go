@@ -1,0 +1,260 @@
+package function
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/crossplane/function-sdk-go/errors"
+	"github.com/crossplane/function-sdk-go/resource"
+
+	"github.com/redis-ha/redis-ha/apis/v1alpha1"
+)
+
+// Ports every component listens on. They are fixed so the tunnel contract, the Services and
+// the NetworkPolicies agree without configuration.
+const (
+	redisPort          = 6379
+	sentinelPort       = 26379
+	tunnelPort         = 6379
+	tunnelReadOnlyPort = 6380
+	tunnelMetricsPort  = 8080
+	exporterPort       = 9121
+)
+
+// masterName is the Sentinel master name. Every RedisHA has its own Sentinels, so one fixed
+// name is unambiguous and matches what operators type into redis-cli by habit.
+const masterName = "mymaster"
+
+// Labels on every composed object. The selector labels are the subset that never changes
+// after creation, because StatefulSet and Deployment selectors are immutable.
+const (
+	labelName      = "app.kubernetes.io/name"
+	labelInstance  = "app.kubernetes.io/instance"
+	labelComponent = "app.kubernetes.io/component"
+	labelPartOf    = "app.kubernetes.io/part-of"
+	labelManagedBy = "app.kubernetes.io/managed-by"
+
+	// labelScrape marks the Services the ServiceMonitor selects.
+	labelScrape = "redisha.io/scrape"
+
+	appName   = "redis-ha"
+	managedBy = "function-redis-ha"
+)
+
+// Components, used as app.kubernetes.io/component values.
+const (
+	componentRedis    = "redis"
+	componentSentinel = "sentinel"
+	componentTunnel   = "tunnel"
+	componentAuth     = "auth"
+	componentConfig   = "config"
+	componentMetrics  = "metrics"
+)
+
+// Pod annotations that roll the pods when what they read at start changes.
+const (
+	annotationConfigChecksum = "redisha.io/config-checksum"
+	annotationAuthChecksum   = "redisha.io/auth-checksum"
+)
+
+// Crossplane labels on a legacy XR that tell which claim it belongs to.
+const (
+	labelClaimName      = "crossplane.io/claim-name"
+	labelClaimNamespace = "crossplane.io/claim-namespace"
+)
+
+// Composition resource names: the stable keys under which each composed object appears in
+// the desired state. Renaming one makes Crossplane delete and recreate the object, so they
+// never change.
+const (
+	resourcePasswordSecret          resource.Name = "password-secret"
+	resourceConnectionSecret        resource.Name = "connection-secret"
+	resourceConfigMap               resource.Name = "config"
+	resourceRedisHeadlessService    resource.Name = "redis-headless-service"
+	resourceSentinelHeadlessService resource.Name = "sentinel-headless-service"
+	resourceTunnelService           resource.Name = "tunnel-service"
+	resourceTunnelReadOnlyService   resource.Name = "tunnel-readonly-service"
+	resourceTunnelMetricsService    resource.Name = "tunnel-metrics-service"
+	resourceRedisStatefulSet        resource.Name = "redis-statefulset"
+	resourceSentinelStatefulSet     resource.Name = "sentinel-statefulset"
+	resourceTunnelDeployment        resource.Name = "tunnel-deployment"
+	resourceRedisPDB                resource.Name = "redis-pdb"
+	resourceSentinelPDB             resource.Name = "sentinel-pdb"
+	resourceTunnelPDB               resource.Name = "tunnel-pdb"
+	resourceRedisNetworkPolicy      resource.Name = "redis-networkpolicy"
+	resourceSentinelNetworkPolicy   resource.Name = "sentinel-networkpolicy"
+	resourceTunnelNetworkPolicy     resource.Name = "tunnel-networkpolicy"
+	resourceRedisServiceAccount     resource.Name = "redis-serviceaccount"
+	resourceSentinelServiceAccount  resource.Name = "sentinel-serviceaccount"
+	resourceTunnelServiceAccount    resource.Name = "tunnel-serviceaccount"
+	resourceServiceMonitor          resource.Name = "servicemonitor"
+)
+
+// requiredExistingSecret is the key under which the function asks Crossplane for the Secret
+// named by spec.auth.existingSecret.
+const requiredExistingSecret = "existing-password-secret"
+
+// instance is one RedisHA (or XRedisHA) being composed: who it is, its defaulted spec, and
+// the values derived from the spec that several composers share.
+type instance struct {
+	// name is the base of every composed object's name: the XR's name, or the claim's
+	// name for a legacy XRedisHA, so apps see names they chose.
+	name      string
+	namespace string
+	// legacy is true for the cluster-scoped XRedisHA, whose conditions also go to the claim
+	// and whose connection details Crossplane publishes.
+	legacy bool
+	spec   v1alpha1.RedisHASpec
+
+	resources       v1alpha1.Preset
+	tunnelImage     string
+	downAfter       time.Duration
+	failoverTimeout time.Duration
+}
+
+// specOf decodes the XR's spec into the typed spec. It works for RedisHA and XRedisHA alike,
+// because both share RedisHASpec.
+func specOf(xr *unstructured.Unstructured) (v1alpha1.RedisHASpec, error) {
+	var spec v1alpha1.RedisHASpec
+	raw, ok := xr.Object["spec"].(map[string]any)
+	if !ok {
+		if _, present := xr.Object["spec"]; present {
+			return spec, errors.New("cannot decode spec: spec is not an object")
+		}
+		return spec, nil // spec: {} is valid; every field defaults
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &spec); err != nil {
+		return spec, errors.Wrap(err, "cannot decode spec")
+	}
+	return spec, nil
+}
+
+// identityOf returns the base name and namespace of the composed objects. A namespaced
+// RedisHA composes into its own namespace; a legacy XRedisHA composes into its claim's.
+func identityOf(xr *unstructured.Unstructured) (name, namespace string, legacy bool) {
+	if ns := xr.GetNamespace(); ns != "" {
+		return xr.GetName(), ns, false
+	}
+	labels := xr.GetLabels()
+	name = xr.GetName()
+	if claim := labels[labelClaimName]; claim != "" {
+		name = claim
+	}
+	return name, labels[labelClaimNamespace], true
+}
+
+// labels returns the full label set of one component's objects.
+func (in *instance) labels(component string) map[string]string {
+	return map[string]string{
+		labelName:      appName,
+		labelInstance:  in.name,
+		labelComponent: component,
+		labelPartOf:    appName,
+		labelManagedBy: managedBy,
+	}
+}
+
+// selector returns the labels that select one component's pods. They are immutable parts of
+// the workloads' selectors, so they must never change for an existing instance.
+func (in *instance) selector(component string) map[string]string {
+	return map[string]string{
+		labelName:      appName,
+		labelInstance:  in.name,
+		labelComponent: component,
+	}
+}
+
+// Object names. Each is derived from the instance name only, so they are stable.
+func (in *instance) redisName() string               { return in.name + "-redis" }
+func (in *instance) redisHeadlessName() string       { return in.name + "-redis-headless" }
+func (in *instance) sentinelName() string            { return in.name + "-sentinel" }
+func (in *instance) sentinelHeadlessName() string    { return in.name + "-sentinel-headless" }
+func (in *instance) tunnelName() string              { return in.name + "-tunnel" }
+func (in *instance) tunnelReadOnlyName() string      { return in.name + "-tunnel-ro" }
+func (in *instance) tunnelMetricsName() string       { return in.name + "-tunnel-metrics" }
+func (in *instance) configName() string              { return in.name + "-config" }
+func (in *instance) passwordSecretName() string      { return in.name + "-password" }
+func (in *instance) connectionSecretName() string    { return in.spec.ConnectionSecretName(in.name) }
+func (in *instance) serviceDomain(svc string) string { return svc + "." + in.namespace + ".svc" }
+
+// redisHost is the per-pod DNS name of Redis pod i, through the headless Service.
+func (in *instance) redisHost(i int32) string {
+	return fmt.Sprintf("%s-%d.%s", in.redisName(), i, in.serviceDomain(in.redisHeadlessName()))
+}
+
+// sentinelHost is the per-pod DNS name of Sentinel pod i, through the headless Service.
+func (in *instance) sentinelHost(i int32) string {
+	return fmt.Sprintf("%s-%d.%s", in.sentinelName(), i, in.serviceDomain(in.sentinelHeadlessName()))
+}
+
+// sentinelAddrs lists host:port of every Sentinel, in ordinal order.
+func (in *instance) sentinelAddrs() []string {
+	out := make([]string, 0, in.spec.Sentinel.Replicas)
+	for i := range in.spec.Sentinel.Replicas {
+		out = append(out, in.sentinelHost(i)+":"+strconv.Itoa(sentinelPort))
+	}
+	return out
+}
+
+// redisAddrs lists host:port of every Redis pod, in ordinal order.
+func (in *instance) redisAddrs() []string {
+	out := make([]string, 0, in.spec.Redis.Replicas)
+	for i := range in.spec.Redis.Replicas {
+		out = append(out, in.redisHost(i)+":"+strconv.Itoa(redisPort))
+	}
+	return out
+}
+
+// endpoint is host:port of the client Service, which always reaches the current master.
+func (in *instance) endpoint() string {
+	return in.serviceDomain(in.tunnelName()) + ":" + strconv.Itoa(tunnelPort)
+}
+
+// readOnlyEndpoint is host:port of the read-only Service, or "" when it is disabled.
+func (in *instance) readOnlyEndpoint() string {
+	if !in.spec.Tunnel.ReadOnlyEndpointEnabled() {
+		return ""
+	}
+	return in.serviceDomain(in.tunnelReadOnlyName()) + ":" + strconv.Itoa(tunnelReadOnlyPort)
+}
+
+// serverBinary is the name of a program of the chosen flavor: valkey images ship
+// valkey-server, valkey-sentinel and valkey-cli.
+func (in *instance) serverBinary(program string) string {
+	if in.spec.Redis.Image.Flavor == v1alpha1.FlavorValkey {
+		return "valkey-" + program
+	}
+	return "redis-" + program
+}
+
+// checksum is a short, stable digest used in pod annotations: it changes when the input does,
+// which rolls the pods, and reveals nothing about a password it was computed from.
+func checksum(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// joinAddrs renders a list for a shell script variable: space-separated.
+func joinAddrs(addrs []string) string { return strings.Join(addrs, " ") }
+
+// toUnstructured converts an apply configuration into the unstructured form Crossplane takes.
+// Apply configurations hold only the fields we set, so the result carries no zero values
+// (creationTimestamp: null, empty status) that would fight the API server's own.
+func toUnstructured(applyConfig any) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(applyConfig)
+	if err != nil {
+		return nil, errors.Wrapf(err, "cannot convert %T to unstructured", applyConfig)
+	}
+	return &unstructured.Unstructured{Object: m}, nil
+}

@@ -1,0 +1,127 @@
+package function
+
+import (
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+
+	"github.com/crossplane/function-sdk-go/errors"
+)
+
+// podSettings are the values the pod templates depend on besides the spec.
+type podSettings struct {
+	credentials credentials
+	// redisConfigSum and sentinelConfigSum digest what each component reads from the ConfigMap.
+	redisConfigSum    string
+	sentinelConfigSum string
+	// observedAuthSum is the auth checksum the running pods were started with.
+	observedAuthSum string
+}
+
+// composeRedisStatefulSet is the Redis data StatefulSet. An init container decides each pod's
+// role by asking the Sentinels (scripts/redis-init.sh), and a preStop hook hands the master
+// role over before a pod stops. Pods start in parallel, not in order: after a full restart the
+// Sentinels may name pod 2 the master, and pod 0, waiting as its replica, would never become
+// ready, so an ordered start would never start pod 2.
+func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstructured, error) {
+	spec := in.spec.Redis
+	c := ps.credentials
+	env := append(scriptEnv(in, in.redisHeadlessName(), redisPort, c),
+		corev1ac.EnvVar().WithName("REDIS_HA_BASE_CONF").WithValue(configDir+"/"+configKeyRedis),
+		corev1ac.EnvVar().WithName("REDIS_HA_CONF").WithValue(runDir+"/redis.conf"),
+		corev1ac.EnvVar().WithName("REDIS_HA_DATA_DIR").WithValue(dataDir),
+		// Long enough for the Sentinels to notice this pod is gone and promote a replica.
+		corev1ac.EnvVar().WithName("REDIS_HA_FAILOVER_WAIT").WithValue(strconv.FormatInt(int64((in.downAfter*2).Seconds())+10, 10)),
+	)
+	mounts := []*corev1ac.VolumeMountApplyConfiguration{
+		mount(volumeConfig, configDir, true),
+		mount(volumeRun, runDir, false),
+		mount(volumeData, dataDir, false),
+	}
+	volumes := []*corev1ac.VolumeApplyConfiguration{configVolume(in), memoryVolume(volumeRun)}
+	if in.spec.TLS.Enabled {
+		mounts = append(mounts, mount(volumeTLS, tlsDir, true))
+		volumes = append(volumes, tlsVolume(in))
+	}
+	if !spec.Persistence.Persistent() {
+		volumes = append(volumes, corev1ac.Volume().WithName(volumeData).WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
+	}
+
+	initContainer := corev1ac.Container().
+		WithName("init").
+		WithImage(spec.Image.Image()).
+		WithCommand("sh", configDir+"/redis-init.sh").
+		WithEnv(env...).
+		WithVolumeMounts(mounts...).
+		WithResources(resourceRequirements(in.resources.Sentinel)).
+		WithSecurityContext(restrictedContainerSecurity())
+
+	redis := corev1ac.Container().
+		WithName("redis").
+		WithImage(spec.Image.Image()).
+		WithCommand(in.serverBinary("server"), runDir+"/redis.conf").
+		WithEnv(env...).
+		WithPorts(corev1ac.ContainerPort().WithName("redis").WithContainerPort(redisPort).WithProtocol(corev1.ProtocolTCP)).
+		WithVolumeMounts(mounts...).
+		WithResources(resourceRequirements(in.resources.Redis)).
+		WithSecurityContext(restrictedContainerSecurity()).
+		// Loading a large AOF takes a while: the startup probe gives it up to 10 minutes
+		// before liveness may restart the pod.
+		WithStartupProbe(execProbe("redis-live", 2, 5, 120)).
+		WithLivenessProbe(execProbe("redis-live", 0, 10, 3)).
+		WithReadinessProbe(execProbe("redis-ready", 0, 5, 2)).
+		WithLifecycle(corev1ac.Lifecycle().WithPreStop(corev1ac.LifecycleHandler().
+			WithExec(corev1ac.ExecAction().WithCommand("sh", configDir+"/redis-prestop.sh"))))
+
+	pod := corev1ac.PodSpec().
+		WithServiceAccountName(in.redisName()).
+		WithAutomountServiceAccountToken(false).
+		WithSecurityContext(restrictedPodSecurity(redisUID)).
+		// The preStop failover may take up to 20s; the rest is for a final AOF flush.
+		WithTerminationGracePeriodSeconds(60).
+		WithInitContainers(initContainer).
+		WithContainers(redis).
+		WithVolumes(volumes...)
+	if in.spec.Metrics.Enabled {
+		pod.WithContainers(exporterContainer(in, c))
+	}
+	podScheduling(in, componentRedis, pod)
+
+	sts := appsv1ac.StatefulSet(in.redisName(), in.namespace).
+		WithLabels(in.labels(componentRedis)).
+		WithSpec(appsv1ac.StatefulSetSpec().
+			WithReplicas(spec.Replicas).
+			WithServiceName(in.redisHeadlessName()).
+			WithPodManagementPolicy(appsv1.ParallelPodManagement).
+			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(appsv1.RollingUpdateStatefulSetStrategyType)).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(in.selector(componentRedis))).
+			WithTemplate(corev1ac.PodTemplateSpec().
+				WithLabels(in.labels(componentRedis)).
+				WithAnnotations(podAnnotations(ps.redisConfigSum, c, ps.observedAuthSum)).
+				WithSpec(pod)))
+	if spec.Persistence.Persistent() {
+		size, err := resource.ParseQuantity(spec.Persistence.Storage.Size)
+		if err != nil {
+			return nil, errors.Wrapf(err, "cannot parse spec.redis.persistence.storage.size %q", spec.Persistence.Storage.Size)
+		}
+		pvc := corev1ac.PersistentVolumeClaimSpec().
+			WithAccessModes(corev1.ReadWriteOnce).
+			WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: size}))
+		if sc := spec.Persistence.Storage.StorageClassName; sc != "" {
+			pvc.WithStorageClassName(sc)
+		}
+		// Not corev1ac.PersistentVolumeClaim: that also sets an empty namespace (and a kind),
+		// which the template does not take.
+		claim := &corev1ac.PersistentVolumeClaimApplyConfiguration{}
+		sts.Spec.WithVolumeClaimTemplates(claim.WithName(volumeData).
+			WithLabels(in.selector(componentRedis)).
+			WithSpec(pvc))
+	}
+	return toUnstructured(sts)
+}

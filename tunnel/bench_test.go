@@ -1,0 +1,74 @@
+package tunnel
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/redis-ha/redis-ha/internal/redisproc"
+	"github.com/redis-ha/redis-ha/internal/redisproc/redisproctest"
+)
+
+// BenchmarkSetThroughTunnel compares SET round trips direct to Redis and through an
+// in-process tunnel in one run (50 parallel connections, like redis-benchmark -c 50).
+// Profile with: go test -run '^$' -bench SetThroughTunnel -cpuprofile cpu.out ./tunnel/
+func BenchmarkSetThroughTunnel(b *testing.B) {
+	redisproctest.RequireBinaries(b)
+	ctx := context.Background()
+	c, err := redisproc.StartCluster(ctx, redisproc.ClusterOptions{Sentinels: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	tun, err := New(Config{Sentinels: c.SentinelAddrs(), Masters: []Endpoint{{Name: c.MasterName(), Listen: "127.0.0.1:0"}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tun.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer tun.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for !tun.Ready() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	master, err := c.Master(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, target := range []struct{ name, addr string }{
+		{"direct", master.Addr()},
+		{"tunnel", tun.MasterAddr(c.MasterName()).String()},
+	} {
+		for _, pipeline := range []int{1, 16} {
+			b.Run(target.name+"/P"+map[int]string{1: "1", 16: "16"}[pipeline], func(b *testing.B) {
+				b.SetParallelism(25)
+				b.RunParallel(func(pb *testing.PB) {
+					conn, err := redis.Dial("tcp", target.addr)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					defer conn.Close()
+					for pb.Next() {
+						for i := 0; i < pipeline; i++ {
+							conn.Send("SET", "bench", "x")
+						}
+						if err := conn.Flush(); err != nil {
+							b.Error(err)
+							return
+						}
+						for i := 0; i < pipeline; i++ {
+							if _, err := conn.Receive(); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}
+				})
+			})
+		}
+	}
+}

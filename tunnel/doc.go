@@ -1,0 +1,39 @@
+// Package tunnel is a Sentinel-following TCP proxy for Redis: applications connect to one
+// address with a plain Redis client and the tunnel forwards their bytes, untouched, to the
+// current master of a Sentinel-managed replication group.
+//
+// State and data path are kept apart, in the style of tcpproxy: a masterWatcher per master
+// name decides where connections go (events from every Sentinel, a poll backstop, its own
+// ROLE checks; see failoverMachine for the rules), and a session only copies bytes
+// (io.Copy between TCP connections, which splices on Linux). The watcher acts on sessions
+// in three ways only: fence (stop reading client bytes, replies keep flowing), unfence
+// (resume, nothing lost) and cut (close).
+//
+// Failover: on the first event of a failover of the current master (+try-failover,
+// +elected-leader, +selected-slave, ... from any Sentinel) the tunnel fences the old
+// master and holds new connections. It polls the selected replica's ROLE every few
+// milliseconds and, the moment it is master, compares the old master's replication offset
+// (read after fencing) with the new master's promotion offset, closes every session on the
+// old master and releases the held connections to the new one. An aborted failover, or a
+// hold that expires while the old master is still master, unfences. A master that cannot
+// be reached holds new connections up to FailoverHold while Sentinel fails over.
+//
+// Example:
+//
+//	t, err := tunnel.New(tunnel.Config{
+//		Sentinels: []string{"10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379"},
+//		Masters:   []tunnel.Endpoint{{Name: "mymaster", Listen: ":6379"}},
+//		Logger:    slog.Default(),
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	if err := t.Start(ctx); err != nil {
+//		return err
+//	}
+//	go http.ListenAndServe(":8080", t.Handler()) // /metrics, /healthz, /readyz
+//	<-ctx.Done()
+//	drain, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+//	defer cancel()
+//	return t.Shutdown(drain)
+package tunnel

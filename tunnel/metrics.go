@@ -1,0 +1,104 @@
+package tunnel
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the tunnel's Prometheus series, registered on a per-Tunnel registry (no
+// global state, so several tunnels can run in one test binary).
+type metrics struct {
+	registry *prometheus.Registry
+
+	master            *prometheus.GaugeVec
+	switches          *prometheus.CounterVec
+	failoverDuration  *prometheus.HistogramVec
+	fenced            *prometheus.GaugeVec
+	unfences          *prometheus.CounterVec
+	possibleLoss      *prometheus.CounterVec
+	possibleLossBytes *prometheus.CounterVec
+	sessionsOpen      *prometheus.GaugeVec
+	sessionsTotal     *prometheus.CounterVec
+	bytes             *prometheus.CounterVec
+	held              *prometheus.HistogramVec
+	rejected          *prometheus.CounterVec
+	acceptErrors      prometheus.Counter
+	sentinelUp        *prometheus.GaugeVec
+	ready             *prometheus.GaugeVec
+
+	mu         sync.Mutex
+	masterAddr map[string]string
+}
+
+func newMetrics() *metrics {
+	r := prometheus.NewRegistry()
+	m := &metrics{
+		registry: r,
+		master: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_ha_tunnel_master", Help: "1 for the master address each master name currently routes to.",
+		}, []string{"name", "addr"}),
+		switches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_master_switches_total", Help: "Cutovers from one verified master to another.",
+		}, []string{"name"}),
+		failoverDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "redis_ha_tunnel_failover_duration_seconds", Help: "Time from fencing the old master to routing to the new one.",
+			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30},
+		}, []string{"name"}),
+		fenced: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_ha_tunnel_fenced", Help: "1 while a failover is in progress and client bytes to the old master are held.",
+		}, []string{"name"}),
+		unfences: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_unfences_total", Help: "Fences lifted without a switch (failover aborted or hold expired).",
+		}, []string{"name"}),
+		possibleLoss: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_possible_write_loss_total", Help: "Cutovers where the new master was promoted behind the fenced old master's offset.",
+		}, []string{"name"}),
+		possibleLossBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_possible_write_loss_bytes_total", Help: "Replication bytes the new master was behind the fenced old master.",
+		}, []string{"name"}),
+		sessionsOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_ha_tunnel_sessions_open", Help: "Client sessions currently bridged.",
+		}, []string{"name", "endpoint"}),
+		sessionsTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_sessions_total", Help: "Client sessions bridged since start.",
+		}, []string{"name", "endpoint"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_bytes_total", Help: "Bytes forwarded (direction up = client to Redis, down = Redis to client).",
+		}, []string{"name", "direction"}),
+		held: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "redis_ha_tunnel_connection_hold_seconds", Help: "Time new connections waited for a usable master.",
+			Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30},
+		}, []string{"name"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_rejected_clients_total", Help: "Client connections refused (reason max-clients, no-master, tls, draining).",
+		}, []string{"name", "reason"}),
+		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_accept_errors_total", Help: "Accept errors (e.g. EMFILE) that made the listener back off.",
+		}),
+		sentinelUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_ha_tunnel_sentinel_up", Help: "1 when the Sentinel answered the last poll.",
+		}, []string{"sentinel"}),
+		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_ha_tunnel_ready", Help: "1 when the master name has a verified master and a reachable Sentinel.",
+		}, []string{"name"}),
+		masterAddr: map[string]string{},
+	}
+	r.MustRegister(m.master, m.switches, m.failoverDuration, m.fenced, m.unfences, m.possibleLoss,
+		m.possibleLossBytes, m.sessionsOpen, m.sessionsTotal, m.bytes, m.held, m.rejected,
+		m.acceptErrors, m.sentinelUp, m.ready,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// setMaster moves the master gauge of name from one address to another.
+func (m *metrics) setMaster(name, from, to string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.masterAddr[name]; ok {
+		m.master.DeleteLabelValues(name, old)
+	}
+	m.masterAddr[name] = to
+	m.master.WithLabelValues(name, to).Set(1)
+}
