@@ -140,7 +140,7 @@ demo-check: build ## the demo as CI runs it: fails unless the graceful failover 
 # A real kube-apiserver + etcd + controller manager + scheduler + KWOK fake nodes and Crossplane
 # core run as local processes (in a network namespace of their own when unshare works), our
 # function serves them over mTLS; see e2e/README.md. Tools are built from source once and cached
-# in $(CACHE_BIN) (e2e/tools.sh; cold about 8 minutes, warm instant).
+# in $(CACHE_BIN) (e2e/tools.sh; cold 10-25 minutes on 2 shared cores, warm instant).
 # `make e2e E2E_KUBECONFIG=path` (or `make e2e KUBECONFIG=path` on the command line) runs the
 # RedisHA steps against that cluster instead, which must already run Crossplane and the function.
 E2E_TIMEOUT ?= 30m

@@ -293,7 +293,7 @@ func (e *env) startFunction(ctx context.Context, t *testing.T, name, bin string,
 	e.cp.Track(p)
 	e.waitFor(ctx, t, name+" listening on "+address, 30*time.Second, func(ctx context.Context) (bool, error) {
 		if exited, err := p.Exited(); exited {
-			return false, fmt.Errorf("%s exited: %v\n%s", name, err, p.Tail(20))
+			t.Fatalf("%s exited before listening: %v\n%s", name, err, p.Tail(20)) // no point waiting
 		}
 		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", address)
 		if err != nil {
