@@ -162,7 +162,7 @@ func TestSessionLargeTransferWithFenceCycles(t *testing.T) {
 
 func TestMasterEndpointCutsSessionsOnOldTarget(t *testing.T) {
 	e := newMasterEndpoint("m")
-	e.setTarget("old:1")
+	e.setTarget("old:1", false)
 	var sessions []*session
 	for i := 0; i < 3; i++ {
 		a, b := tcpPair(t)
@@ -179,15 +179,15 @@ func TestMasterEndpointCutsSessionsOnOldTarget(t *testing.T) {
 	if e.attach(stale) {
 		t.Fatal("attached a session dialed to a non-target address")
 	}
-	if addr, _ := e.route(); addr != "old:1" {
+	if addr, _, _ := e.route(); addr != "old:1" {
 		t.Fatalf("route = %q", addr)
 	}
 	e.fence("old:1", 10*time.Millisecond)
-	if addr, _ := e.route(); addr != "" {
+	if addr, _, _ := e.route(); addr != "" {
 		t.Fatalf("route during fence = %q, want none (hold)", addr)
 	}
 	start := time.Now()
-	if n := e.setTarget("new:1"); n != 3 {
+	if n := e.setTarget("new:1", false); n != 3 {
 		t.Fatalf("setTarget closed %d sessions, want 3", n)
 	}
 	for i, s := range sessions {
@@ -200,7 +200,7 @@ func TestMasterEndpointCutsSessionsOnOldTarget(t *testing.T) {
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("closing sessions took %s, want < 100ms", d)
 	}
-	if addr, _ := e.route(); addr != "new:1" {
+	if addr, _, _ := e.route(); addr != "new:1" {
 		t.Fatalf("route after cutover = %q", addr)
 	}
 }
