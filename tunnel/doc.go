@@ -18,6 +18,13 @@
 // hold that expires while the old master is still master, unfences. A master that cannot
 // be reached holds new connections up to FailoverHold while Sentinel fails over.
 //
+// Write gate: a promoted master with min-replicas-to-write refuses writes (-NOREPLICAS)
+// until a replica follows it, which Sentinel arranges only ~1 s after the promotion. So
+// after a cutover new connections stay held (up to FailoverHold) until INFO replication
+// shows enough good replicas, and the tunnel itself sends REPLICAOF <new master> to the
+// remaining replicas at once, the command Sentinel sends a second later (see writegate.go
+// for why that cannot fight Sentinel; Config.LeaveReplicasToSentinel turns it off).
+//
 // Example:
 //
 //	t, err := tunnel.New(tunnel.Config{
