@@ -5,7 +5,8 @@
 // State and data path are kept apart, in the style of tcpproxy: a masterWatcher per master
 // name decides where connections go (events from every Sentinel, a poll backstop, its own
 // ROLE checks; see failoverMachine for the rules), and a session only copies bytes
-// (io.Copy between TCP connections, which splices on Linux). The watcher acts on sessions
+// (waiting for readability without a buffer, then read+write with a pooled buffer, so idle
+// sessions hold two sockets and two small goroutine stacks). The watcher acts on sessions
 // in three ways only: fence (stop reading client bytes, replies keep flowing), unfence
 // (resume, nothing lost) and cut (close).
 //

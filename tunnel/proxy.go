@@ -155,6 +155,8 @@ type Tunnel struct {
 	dialer  *controlDialer
 	metrics *metrics
 	limiter *clientLimiter
+	// copyBuffers lends the sessions copy buffers while bytes flow.
+	copyBuffers *sync.Pool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -203,11 +205,12 @@ func New(cfg Config) (*Tunnel, error) {
 			upstreamTLS:  cfg.UpstreamTLS,
 			keepAlive:    30 * time.Second,
 		},
-		metrics:  newMetrics(),
-		limiter:  &clientLimiter{max: int64(cfg.MaxClients)},
-		masters:  map[string]*masterEndpoint{},
-		replicas: map[string]*replicaEndpoint{},
-		watchers: map[string]*masterWatcher{},
+		metrics:     newMetrics(),
+		limiter:     &clientLimiter{max: int64(cfg.MaxClients)},
+		copyBuffers: newCopyBuffers(),
+		masters:     map[string]*masterEndpoint{},
+		replicas:    map[string]*replicaEndpoint{},
+		watchers:    map[string]*masterWatcher{},
 	}
 	for _, e := range cfg.Masters {
 		t.masters[e.Name] = newMasterEndpoint(e.Name)
@@ -479,7 +482,7 @@ func (t *Tunnel) connect(l *listener, client net.Conn, addr string) (*session, e
 		}
 		return nil, err
 	}
-	s := newSession(client, server, addr, func(u, d int64) {
+	s := newSession(client, server, addr, t.copyBuffers, func(u, d int64) {
 		if u > 0 {
 			l.bytesUp.Add(float64(u))
 		}

@@ -39,7 +39,7 @@ func tcpPair(t *testing.T) (a, b *net.TCPConn) {
 func bridged(t *testing.T) (app, upstream *net.TCPConn, s *session, done chan struct{}) {
 	app, clientSide := tcpPair(t)
 	serverSide, upstream := tcpPair(t)
-	s = newSession(clientSide, serverSide, "upstream", func(int64, int64) {})
+	s = newSession(clientSide, serverSide, "upstream", newCopyBuffers(), func(int64, int64) {})
 	done = make(chan struct{})
 	go func() {
 		s.run()
@@ -169,13 +169,13 @@ func TestMasterEndpointCutsSessionsOnOldTarget(t *testing.T) {
 		c, d := tcpPair(t)
 		_ = a
 		_ = d
-		s := newSession(b, c, "old:1", func(int64, int64) {})
+		s := newSession(b, c, "old:1", newCopyBuffers(), func(int64, int64) {})
 		if !e.attach(s) {
 			t.Fatal("attach to the current target failed")
 		}
 		sessions = append(sessions, s)
 	}
-	stale := newSession(nil, nil, "other:1", nil)
+	stale := newSession(nil, nil, "other:1", nil, nil)
 	if e.attach(stale) {
 		t.Fatal("attached a session dialed to a non-target address")
 	}
