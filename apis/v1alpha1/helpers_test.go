@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
-	"github.com/redis-ha/redis-ha/apis/internal/schemacheck"
 	"github.com/redis-ha/redis-ha/apis/v1alpha1"
+	"github.com/redis-ha/redis-ha/internal/schemacheck"
 )
 
 // TestAllowedRedisConfigKeysMatchSchema proves the Go allow-list, the CEL rule and the CEL
