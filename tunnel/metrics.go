@@ -94,11 +94,16 @@ func newMetrics() *metrics {
 		}, []string{"name"}),
 		masterAddr: map[string]string{},
 	}
-	r.MustRegister(m.master, m.switches, m.failoverDuration, m.fenced, m.unfences, m.possibleLoss,
-		m.possibleLossBytes, m.sessionsOpen, m.sessionsTotal, m.bytes, m.held, m.writeWait, m.reattached, m.rejected,
-		m.acceptErrors, m.sentinelUp, m.ready,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(m.own()...)
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// own lists the tunnel's own collectors (the README documents each of them).
+func (m *metrics) own() []prometheus.Collector {
+	return []prometheus.Collector{m.master, m.switches, m.failoverDuration, m.fenced, m.unfences, m.possibleLoss,
+		m.possibleLossBytes, m.sessionsOpen, m.sessionsTotal, m.bytes, m.held, m.writeWait, m.reattached, m.rejected,
+		m.acceptErrors, m.sentinelUp, m.ready}
 }
 
 // setMaster moves the master gauge of name from one address to another.
