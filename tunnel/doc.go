@@ -5,7 +5,8 @@
 // State and data path are kept apart, in the style of tcpproxy: a masterWatcher per master
 // name decides where connections go (events from every Sentinel, a poll backstop, its own
 // ROLE checks; see failoverMachine for the rules), and a session only copies bytes
-// (io.Copy between TCP connections, which splices on Linux). The watcher acts on sessions
+// (waiting for readability without a buffer, then read+write with a pooled buffer, so idle
+// sessions hold two sockets and two small goroutine stacks). The watcher acts on sessions
 // in three ways only: fence (stop reading client bytes, replies keep flowing), unfence
 // (resume, nothing lost) and cut (close).
 //
@@ -17,6 +18,13 @@
 // old master and releases the held connections to the new one. An aborted failover, or a
 // hold that expires while the old master is still master, unfences. A master that cannot
 // be reached holds new connections up to FailoverHold while Sentinel fails over.
+//
+// Write gate: a promoted master with min-replicas-to-write refuses writes (-NOREPLICAS)
+// until a replica follows it, which Sentinel arranges only ~1 s after the promotion. So
+// after a cutover new connections stay held (up to FailoverHold) until INFO replication
+// shows enough good replicas, and the tunnel itself sends REPLICAOF <new master> to the
+// remaining replicas at once, the command Sentinel sends a second later (see writegate.go
+// for why that cannot fight Sentinel; Config.LeaveReplicasToSentinel turns it off).
 //
 // Example:
 //

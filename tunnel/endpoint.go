@@ -11,12 +11,15 @@ import (
 type masterEndpoint struct {
 	name string
 
-	mu       sync.Mutex
-	target   string // verified master, "" none yet
-	fenced   bool   // a failover of target began: hold new connections, park client bytes
-	down     bool   // target unreachable: hold new connections
-	changed  chan struct{}
-	sessions map[*session]struct{}
+	mu     sync.Mutex
+	target string // verified master, "" none yet
+	fenced bool   // a failover of target began: hold new connections, park client bytes
+	down   bool   // target unreachable: hold new connections
+	// writeGated: target was just promoted and still refuses writes (min-replicas-to-write
+	// not met yet): hold new connections until it accepts them or their hold runs out.
+	writeGated bool
+	changed    chan struct{}
+	sessions   map[*session]struct{}
 
 	// dialFailed tells the watcher that the data path could not reach an address.
 	dialFailed chan string
@@ -36,15 +39,27 @@ func (e *masterEndpoint) notifyLocked() {
 	e.changed = make(chan struct{})
 }
 
-// route returns the address new sessions may use now ("" when they must wait) and a
-// channel closed at the next change.
-func (e *masterEndpoint) route() (addr string, changed <-chan struct{}) {
+// route returns the address new sessions may use now ("" when they must wait), whether
+// that master still refuses writes (a held connection waits for it while its hold lasts,
+// then goes there anyway: reads work) and a channel closed at the next change.
+func (e *masterEndpoint) route() (addr string, writeGated bool, changed <-chan struct{}) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.target == "" || e.fenced || e.down {
-		return "", e.changed
+		return "", false, e.changed
 	}
-	return e.target, e.changed
+	return e.target, e.writeGated, e.changed
+}
+
+// openWriteGate lets new sessions through to addr once it accepts writes.
+func (e *masterEndpoint) openWriteGate(addr string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.target != addr || !e.writeGated {
+		return
+	}
+	e.writeGated = false
+	e.notifyLocked()
 }
 
 // current returns the target and whether it is usable, for metrics and readiness.
@@ -55,10 +70,10 @@ func (e *masterEndpoint) current() (target string, fenced, down bool) {
 }
 
 // setTarget switches to a verified master and closes every session attached elsewhere.
-// It returns how many sessions it closed.
-func (e *masterEndpoint) setTarget(addr string) int {
+// writeGated holds new sessions until openWriteGate. It returns how many sessions it closed.
+func (e *masterEndpoint) setTarget(addr string, writeGated bool) int {
 	e.mu.Lock()
-	e.target, e.fenced, e.down = addr, false, false
+	e.target, e.fenced, e.down, e.writeGated = addr, false, false, writeGated
 	var cut []*session
 	for s := range e.sessions {
 		if s.upstream != addr {
@@ -187,7 +202,8 @@ func (e *replicaEndpoint) setReplicas(addrs []string) {
 	e.replicas = addrs
 }
 
-// pick returns the next healthy replica round-robin, or the master's route.
+// pick returns the next healthy replica round-robin, or the master's route (read-only
+// sessions need not wait for the master to accept writes).
 func (e *replicaEndpoint) pick() (addr string, changed <-chan struct{}) {
 	e.mu.Lock()
 	if n := len(e.replicas); n > 0 {
@@ -197,7 +213,8 @@ func (e *replicaEndpoint) pick() (addr string, changed <-chan struct{}) {
 		return addr, nil
 	}
 	e.mu.Unlock()
-	return e.master.route()
+	addr, _, changed = e.master.route()
+	return addr, changed
 }
 
 func (e *replicaEndpoint) attach(s *session) bool {

@@ -89,6 +89,7 @@ type writer struct {
 	acks     []ack
 	errs     int
 	firstErr error
+	errList  []error // the first 10000 errors
 }
 
 func startWriter(t *testing.T, addr, prefix string, opts ...redis.DialOption) *writer {
@@ -137,6 +138,9 @@ func (w *writer) noteErr(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.errs++
+	if len(w.errList) < 10000 {
+		w.errList = append(w.errList, err)
+	}
 	if w.firstErr == nil {
 		w.firstErr = err
 	}

@@ -23,6 +23,8 @@ type metrics struct {
 	sessionsTotal     *prometheus.CounterVec
 	bytes             *prometheus.CounterVec
 	held              *prometheus.HistogramVec
+	writeWait         *prometheus.HistogramVec
+	reattached        *prometheus.CounterVec
 	rejected          *prometheus.CounterVec
 	acceptErrors      prometheus.Counter
 	sentinelUp        *prometheus.GaugeVec
@@ -71,6 +73,13 @@ func newMetrics() *metrics {
 			Name: "redis_ha_tunnel_connection_hold_seconds", Help: "Time new connections waited for a usable master.",
 			Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30},
 		}, []string{"name"}),
+		writeWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "redis_ha_tunnel_write_wait_seconds", Help: "Time from a cutover until the new master accepted writes (min-replicas-to-write met) and held connections went through.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10},
+		}, []string{"name"}),
+		reattached: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_replicas_reattached_total", Help: "Replicas the tunnel pointed at a new master ahead of Sentinel.",
+		}, []string{"name"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "redis_ha_tunnel_rejected_clients_total", Help: "Client connections refused (reason max-clients, no-master, tls, draining).",
 		}, []string{"name", "reason"}),
@@ -85,11 +94,16 @@ func newMetrics() *metrics {
 		}, []string{"name"}),
 		masterAddr: map[string]string{},
 	}
-	r.MustRegister(m.master, m.switches, m.failoverDuration, m.fenced, m.unfences, m.possibleLoss,
-		m.possibleLossBytes, m.sessionsOpen, m.sessionsTotal, m.bytes, m.held, m.rejected,
-		m.acceptErrors, m.sentinelUp, m.ready,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(m.own()...)
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// own lists the tunnel's own collectors (the README documents each of them).
+func (m *metrics) own() []prometheus.Collector {
+	return []prometheus.Collector{m.master, m.switches, m.failoverDuration, m.fenced, m.unfences, m.possibleLoss,
+		m.possibleLossBytes, m.sessionsOpen, m.sessionsTotal, m.bytes, m.held, m.writeWait, m.reattached, m.rejected,
+		m.acceptErrors, m.sentinelUp, m.ready}
 }
 
 // setMaster moves the master gauge of name from one address to another.

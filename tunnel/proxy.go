@@ -56,6 +56,10 @@ type Config struct {
 	ReadTimeout time.Duration
 	// PollInterval is the Sentinel poll backstop period (default 1s).
 	PollInterval time.Duration
+	// LeaveReplicasToSentinel stops the tunnel from sending REPLICAOF <new master> to the
+	// remaining replicas right after a promotion (Sentinel does the same ~1 s later; the
+	// tunnel's early move lets a master with min-replicas-to-write accept writes sooner).
+	LeaveReplicasToSentinel bool
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -151,6 +155,8 @@ type Tunnel struct {
 	dialer  *controlDialer
 	metrics *metrics
 	limiter *clientLimiter
+	// copyBuffers lends the sessions copy buffers while bytes flow.
+	copyBuffers *sync.Pool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -199,11 +205,12 @@ func New(cfg Config) (*Tunnel, error) {
 			upstreamTLS:  cfg.UpstreamTLS,
 			keepAlive:    30 * time.Second,
 		},
-		metrics:  newMetrics(),
-		limiter:  &clientLimiter{max: int64(cfg.MaxClients)},
-		masters:  map[string]*masterEndpoint{},
-		replicas: map[string]*replicaEndpoint{},
-		watchers: map[string]*masterWatcher{},
+		metrics:     newMetrics(),
+		limiter:     &clientLimiter{max: int64(cfg.MaxClients)},
+		copyBuffers: newCopyBuffers(),
+		masters:     map[string]*masterEndpoint{},
+		replicas:    map[string]*replicaEndpoint{},
+		watchers:    map[string]*masterWatcher{},
 	}
 	for _, e := range cfg.Masters {
 		t.masters[e.Name] = newMasterEndpoint(e.Name)
@@ -212,8 +219,10 @@ func New(cfg Config) (*Tunnel, error) {
 		t.replicas[e.Name] = newReplicaEndpoint(e.Name, t.masters[e.Name])
 	}
 	for name, ep := range t.masters {
-		t.watchers[name] = newMasterWatcher(name, cfg.Sentinels, t.dialer, cfg.PollInterval, cfg.FailoverHold,
+		w := newMasterWatcher(name, cfg.Sentinels, t.dialer, cfg.PollInterval, cfg.FailoverHold,
 			t.log, t.metrics, ep, t.replicas[name])
+		w.reattachReplicas = !cfg.LeaveReplicasToSentinel
+		t.watchers[name] = w
 	}
 	return t, nil
 }
@@ -401,13 +410,18 @@ func (t *Tunnel) serve(l *listener, raw net.Conn, release func()) bool {
 	deadline := start.Add(t.cfg.FailoverHold)
 	for {
 		var addr string
+		var writeGated bool
 		var changed <-chan struct{}
 		if l.kind == "replicas" {
 			addr, changed = l.replicas.pick()
 		} else {
-			addr, changed = l.master.route()
+			addr, writeGated, changed = l.master.route()
 		}
-		if addr != "" {
+		expired := !time.Now().Before(deadline)
+		// A just-promoted master that still refuses writes is worth waiting for while the
+		// hold lasts (a pause instead of -NOREPLICAS errors); once the hold is up, reads
+		// and an honest error beat refusing the connection.
+		if addr != "" && (!writeGated || expired) {
 			s, err := t.connect(l, client, addr)
 			if err == nil {
 				l.held.Observe(time.Since(start).Seconds())
@@ -415,14 +429,15 @@ func (t *Tunnel) serve(l *listener, raw net.Conn, release func()) bool {
 				return true
 			}
 			t.log.Debug("upstream not usable, retrying", "name", l.name, "addr", addr, "err", err)
+			if expired {
+				break
+			}
 			// Retry soon, or at once when the route changes.
 			changed = after(changed, 20*time.Millisecond)
-		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
+		} else if expired {
 			break
 		}
-		timer := time.NewTimer(wait)
+		timer := time.NewTimer(time.Until(deadline))
 		select {
 		case <-changed:
 		case <-timer.C:
@@ -467,7 +482,7 @@ func (t *Tunnel) connect(l *listener, client net.Conn, addr string) (*session, e
 		}
 		return nil, err
 	}
-	s := newSession(client, server, addr, func(u, d int64) {
+	s := newSession(client, server, addr, t.copyBuffers, func(u, d int64) {
 		if u > 0 {
 			l.bytesUp.Add(float64(u))
 		}

@@ -88,12 +88,16 @@ type replicationInfo struct {
 	SlaveReplOffset int64
 	// MasterLinkStatus is a replica's "up"/"down".
 	MasterLinkStatus string
+	// GoodReplicas is min_slaves_good_slaves: the replicas within min-replicas-max-lag.
+	// Redis prints it only when min-replicas-to-write and min-replicas-max-lag are both
+	// set, so -1 (absent) means the master never refuses writes for lack of replicas.
+	GoodReplicas int
 }
 
 // parseReplicationInfo reads the text of INFO replication. Unknown lines are ignored;
 // role is required.
 func parseReplicationInfo(text string) (replicationInfo, error) {
-	ri := replicationInfo{SecondReplOffset: -1, SlaveReplOffset: -1}
+	ri := replicationInfo{SecondReplOffset: -1, SlaveReplOffset: -1, GoodReplicas: -1}
 	for _, line := range strings.Split(text, "\n") {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok {
@@ -111,6 +115,8 @@ func parseReplicationInfo(text string) (replicationInfo, error) {
 			ri.SlaveReplOffset, err = strconv.ParseInt(v, 10, 64)
 		case "master_link_status":
 			ri.MasterLinkStatus = v
+		case "min_slaves_good_slaves":
+			ri.GoodReplicas, err = strconv.Atoi(v)
 		}
 		if err != nil {
 			return ri, fmt.Errorf("INFO replication: %s: %w", k, err)

@@ -79,23 +79,30 @@ func TestParseReplicationInfo(t *testing.T) {
 		"promoted master": {
 			reason:        "second_repl_offset-1 is where the old master's stream ends",
 			text:          "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:5600\r\nsecond_repl_offset:5538\r\n",
-			want:          replicationInfo{Role: "master", MasterReplOffset: 5600, SecondReplOffset: 5538, SlaveReplOffset: -1},
+			want:          replicationInfo{Role: "master", MasterReplOffset: 5600, SecondReplOffset: 5538, SlaveReplOffset: -1, GoodReplicas: -1},
 			wantPromotion: 5537,
 		},
 		"never promoted master": {
 			reason:        "second_repl_offset -1: the node's own offset",
 			text:          "role:master\nmaster_repl_offset:10\nsecond_repl_offset:-1\n",
-			want:          replicationInfo{Role: "master", MasterReplOffset: 10, SecondReplOffset: -1, SlaveReplOffset: -1},
+			want:          replicationInfo{Role: "master", MasterReplOffset: 10, SecondReplOffset: -1, SlaveReplOffset: -1, GoodReplicas: -1},
 			wantPromotion: 10,
 		},
 		"replica": {
 			reason:        "a replica holds what it processed",
 			text:          "role:slave\nmaster_link_status:up\nslave_repl_offset:99\nmaster_repl_offset:99\n",
-			want:          replicationInfo{Role: "slave", MasterReplOffset: 99, SecondReplOffset: -1, SlaveReplOffset: 99, MasterLinkStatus: "up"},
+			want:          replicationInfo{Role: "slave", MasterReplOffset: 99, SecondReplOffset: -1, SlaveReplOffset: 99, MasterLinkStatus: "up", GoodReplicas: -1},
 			wantPromotion: 99,
 		},
-		"no role":    {reason: "role is required", text: "master_repl_offset:1\n", wantErr: "no role"},
-		"bad offset": {reason: "numbers are checked", text: "role:master\nmaster_repl_offset:x\n", wantErr: "master_repl_offset"},
+		"min-replicas guard": {
+			reason:        "min_slaves_good_slaves appears with min-replicas-to-write set",
+			text:          "role:master\nconnected_slaves:1\nmin_slaves_good_slaves:0\nmaster_repl_offset:7\n",
+			want:          replicationInfo{Role: "master", MasterReplOffset: 7, SecondReplOffset: -1, SlaveReplOffset: -1, GoodReplicas: 0},
+			wantPromotion: 7,
+		},
+		"bad good replicas": {reason: "numbers are checked", text: "role:master\nmin_slaves_good_slaves:x\n", wantErr: "min_slaves_good_slaves"},
+		"no role":           {reason: "role is required", text: "master_repl_offset:1\n", wantErr: "no role"},
+		"bad offset":        {reason: "numbers are checked", text: "role:master\nmaster_repl_offset:x\n", wantErr: "master_repl_offset"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -69,7 +69,7 @@ func (d *controlDialer) redis(ctx context.Context, addr string, readTimeout time
 }
 
 // upstream dials the data-path connection to Redis: TCP with keepalive, TLS if configured.
-// The plain result is a *net.TCPConn so io.Copy can splice.
+// The plain result is a *net.TCPConn, so the session can wait on its raw fd without a buffer.
 func (d *controlDialer) upstream(ctx context.Context, addr string) (net.Conn, error) {
 	nd := net.Dialer{Timeout: d.dialTimeout, KeepAlive: d.keepAlive}
 	c, err := nd.DialContext(ctx, "tcp", addr)
@@ -149,8 +149,8 @@ func (d *controlDialer) querySentinelMaster(ctx context.Context, sentinel, name 
 	return v, nil
 }
 
-// querySentinelReplicas asks a Sentinel for the healthy replicas of name.
-func (d *controlDialer) querySentinelReplicas(ctx context.Context, sentinel, name string) ([]string, error) {
+// querySentinelReplicas asks a Sentinel for the replicas it knows for name.
+func (d *controlDialer) querySentinelReplicas(ctx context.Context, sentinel, name string) ([]sentinelReplicaView, error) {
 	c, err := d.sentinel(ctx, sentinel, 0)
 	if err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func (d *controlDialer) querySentinelReplicas(ctx context.Context, sentinel, nam
 	if err != nil {
 		return nil, fmt.Errorf("SENTINEL REPLICAS %s on %s: %w", name, sentinel, err)
 	}
-	var healthy []string
+	views := make([]sentinelReplicaView, 0, len(entries))
 	for _, e := range entries {
 		fields, err := redis.StringMap(e, nil)
 		if err != nil {
@@ -170,11 +170,9 @@ func (d *controlDialer) querySentinelReplicas(ctx context.Context, sentinel, nam
 		if err != nil {
 			return nil, fmt.Errorf("sentinel %s: %w", sentinel, err)
 		}
-		if r.Healthy {
-			healthy = append(healthy, r.Addr)
-		}
+		views = append(views, r)
 	}
-	return healthy, nil
+	return views, nil
 }
 
 // sentinelSubscriber keeps one Pub/Sub connection to one Sentinel, PSUBSCRIBEd to every

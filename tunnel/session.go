@@ -7,11 +7,12 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // aLongTimeAgo is a read deadline in the past: setting it interrupts a blocked Read
-// (or splice) at once without losing unread bytes, which stay in the socket buffer.
+// (or a wait for readability) at once without losing unread bytes, which stay in the socket buffer.
 var aLongTimeAgo = time.Unix(1, 0)
 
 // session is one client connection bridged to one upstream Redis. The client->server
@@ -32,12 +33,16 @@ type session struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	// bytesUp/bytesDown are reported to metrics after each copy segment.
+	// onBytes reports bytes moved, in batches (when a direction goes idle, at least
+	// every MiB, and at the end).
 	onBytes func(up, down int64)
+	// bufs lends copy buffers only while bytes flow.
+	bufs *sync.Pool
 }
 
-func newSession(client, server net.Conn, upstream string, onBytes func(up, down int64)) *session {
+func newSession(client, server net.Conn, upstream string, bufs *sync.Pool, onBytes func(up, down int64)) *session {
 	return &session{
+		bufs:     bufs,
 		client:   client,
 		server:   server,
 		upstream: upstream,
@@ -115,12 +120,11 @@ func (s *session) run() {
 	<-done
 }
 
-// pumpClientToServer copies client bytes upstream. io.Copy between two *net.TCPConn uses
-// splice(2) on Linux. A deadline error means a fence: park until resumed or closed.
+// pumpClientToServer copies client bytes upstream. A deadline error means a fence: park
+// until resumed or closed.
 func (s *session) pumpClientToServer() {
 	for {
-		n, err := io.Copy(s.server, s.client)
-		s.onBytes(n, 0)
+		err := s.copy(s.server, s.client, func(n int64) { s.onBytes(n, 0) })
 		if err == nil {
 			// Client half-closed: pass the FIN on and keep reading replies.
 			closeWrite(s.server)
@@ -153,12 +157,122 @@ func (s *session) pumpClientToServer() {
 // pumpServerToClient copies replies to the client. When Redis ends the connection the
 // whole session ends: Redis never reads again after closing.
 func (s *session) pumpServerToClient() {
-	n, err := io.Copy(s.client, s.server)
-	s.onBytes(0, n)
+	err := s.copy(s.client, s.server, func(n int64) { s.onBytes(0, n) })
 	if err == nil {
 		closeWrite(s.client)
 	}
 	s.close()
+}
+
+// copy moves bytes from src to dst until src reaches EOF (nil) or an error, such as the
+// read deadline a fence sets. count receives the bytes moved, in batches.
+//
+// A plain TCP source is read through its raw file descriptor: the goroutine waits for
+// readability holding no buffer, takes one from the pool only for the read that finds
+// data, and returns it after the write. Idle sessions (most of a big client population)
+// so cost two parked goroutines and two sockets, where io.Copy's splice path holds a
+// pipe (two more fds and kernel pipe pages) per blocked direction, and a read loop would
+// hold a buffer each. For the small packets of RESP, read+write also beats splice's
+// two splice calls through a pipe. TLS and other sources fall back to a buffered loop.
+func (s *session) copy(dst, src net.Conn, count func(int64)) error {
+	if sc, ok := src.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			return copyRaw(dst, rc, s.bufs, count)
+		}
+	}
+	bufs := s.bufs
+	buf := bufs.Get().(*[]byte)
+	defer bufs.Put(buf)
+	for {
+		n, err := src.Read(*buf)
+		if n > 0 {
+			if _, werr := dst.Write((*buf)[:n]); werr != nil {
+				count(int64(n))
+				return werr
+			}
+			count(int64(n))
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// copyRaw is copy for a source with a raw file descriptor (see copy).
+func copyRaw(dst net.Conn, src syscall.RawConn, bufs *sync.Pool, count func(int64)) error {
+	var (
+		buf     *[]byte
+		n       int
+		readErr error
+		pending int64
+	)
+	// read runs inside src.Read: returning false parks until the fd is readable (or the
+	// read deadline passes, or the conn closes) and runs it again.
+	read := func(fd uintptr) bool {
+		if buf == nil {
+			buf = bufs.Get().(*[]byte)
+		}
+		for {
+			n, readErr = syscall.Read(int(fd), *buf)
+			if readErr != syscall.EINTR {
+				break
+			}
+		}
+		if readErr == syscall.EAGAIN {
+			// Idle: give the buffer back and report what moved before parking.
+			bufs.Put(buf)
+			buf = nil
+			if pending > 0 {
+				count(pending)
+				pending = 0
+			}
+			return false
+		}
+		return true
+	}
+	defer func() {
+		if buf != nil {
+			bufs.Put(buf)
+		}
+		if pending > 0 {
+			count(pending)
+		}
+	}()
+	for {
+		if err := src.Read(read); err != nil {
+			return err
+		}
+		if readErr != nil {
+			return os.NewSyscallError("read", readErr)
+		}
+		if n <= 0 {
+			return nil // EOF
+		}
+		_, err := dst.Write((*buf)[:n])
+		pending += int64(n)
+		if err != nil {
+			return err
+		}
+		if pending >= 1<<20 {
+			count(pending)
+			pending = 0
+		}
+	}
+}
+
+// copyBufferSize fits a pipeline of small RESP commands or a large value's chunk.
+const copyBufferSize = 32 << 10
+
+// newCopyBuffers is the pool of data-path buffers a Tunnel shares among its sessions: a
+// buffer sits there whenever no bytes flow.
+func newCopyBuffers() *sync.Pool {
+	return &sync.Pool{New: func() any {
+		b := make([]byte, copyBufferSize)
+		return &b
+	}}
 }
 
 // closeWrite half-closes c when it supports it (*net.TCPConn, *tls.Conn).

@@ -39,7 +39,7 @@ func tcpPair(t *testing.T) (a, b *net.TCPConn) {
 func bridged(t *testing.T) (app, upstream *net.TCPConn, s *session, done chan struct{}) {
 	app, clientSide := tcpPair(t)
 	serverSide, upstream := tcpPair(t)
-	s = newSession(clientSide, serverSide, "upstream", func(int64, int64) {})
+	s = newSession(clientSide, serverSide, "upstream", newCopyBuffers(), func(int64, int64) {})
 	done = make(chan struct{})
 	go func() {
 		s.run()
@@ -162,32 +162,32 @@ func TestSessionLargeTransferWithFenceCycles(t *testing.T) {
 
 func TestMasterEndpointCutsSessionsOnOldTarget(t *testing.T) {
 	e := newMasterEndpoint("m")
-	e.setTarget("old:1")
+	e.setTarget("old:1", false)
 	var sessions []*session
 	for i := 0; i < 3; i++ {
 		a, b := tcpPair(t)
 		c, d := tcpPair(t)
 		_ = a
 		_ = d
-		s := newSession(b, c, "old:1", func(int64, int64) {})
+		s := newSession(b, c, "old:1", newCopyBuffers(), func(int64, int64) {})
 		if !e.attach(s) {
 			t.Fatal("attach to the current target failed")
 		}
 		sessions = append(sessions, s)
 	}
-	stale := newSession(nil, nil, "other:1", nil)
+	stale := newSession(nil, nil, "other:1", nil, nil)
 	if e.attach(stale) {
 		t.Fatal("attached a session dialed to a non-target address")
 	}
-	if addr, _ := e.route(); addr != "old:1" {
+	if addr, _, _ := e.route(); addr != "old:1" {
 		t.Fatalf("route = %q", addr)
 	}
 	e.fence("old:1", 10*time.Millisecond)
-	if addr, _ := e.route(); addr != "" {
+	if addr, _, _ := e.route(); addr != "" {
 		t.Fatalf("route during fence = %q, want none (hold)", addr)
 	}
 	start := time.Now()
-	if n := e.setTarget("new:1"); n != 3 {
+	if n := e.setTarget("new:1", false); n != 3 {
 		t.Fatalf("setTarget closed %d sessions, want 3", n)
 	}
 	for i, s := range sessions {
@@ -200,7 +200,7 @@ func TestMasterEndpointCutsSessionsOnOldTarget(t *testing.T) {
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("closing sessions took %s, want < 100ms", d)
 	}
-	if addr, _ := e.route(); addr != "new:1" {
+	if addr, _, _ := e.route(); addr != "new:1" {
 		t.Fatalf("route after cutover = %q", addr)
 	}
 }

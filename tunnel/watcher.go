@@ -68,6 +68,12 @@ type masterWatcher struct {
 	fenceOffset    int64
 	fenceOffsetFor string
 	fencedAt       time.Time
+	// stopWriteGate ends the write-gate wait of the last cutover.
+	stopWriteGate context.CancelFunc
+
+	// reattachReplicas points remaining replicas at a new master ahead of Sentinel
+	// (see writegate.go); false with Config.LeaveReplicasToSentinel.
+	reattachReplicas bool
 
 	mu    sync.Mutex
 	ready bool
@@ -126,6 +132,9 @@ func (w *masterWatcher) run(ctx context.Context) {
 	defer tick.Stop()
 	defer func() {
 		w.stopCandidates()
+		if w.stopWriteGate != nil {
+			w.stopWriteGate()
+		}
 	}()
 	w.startPoll(ctx)
 	for {
@@ -309,7 +318,23 @@ func (w *masterWatcher) cutover(ctx context.Context, from, to string) {
 			w.log.Info("new master holds the old master's stream", "old_offset", w.fenceOffset, "promotion_offset", info.promotionOffset())
 		}
 	}
-	cut := w.ep.setTarget(to)
+	if w.stopWriteGate != nil {
+		w.stopWriteGate()
+		w.stopWriteGate = nil
+	}
+	// After a switch the new master may refuse writes for a while (min-replicas-to-write):
+	// hold new connections until it accepts them. The first verified master at start is
+	// routed at once: holding it would only delay reads when its replicas are missing.
+	gated := from != ""
+	cut := w.ep.setTarget(to, gated)
+	if gated {
+		gctx, cancel := context.WithTimeout(ctx, w.hold)
+		w.stopWriteGate = cancel
+		go func() {
+			defer cancel()
+			w.awaitWritable(gctx, from, to)
+		}()
+	}
 	w.fenceOffset, w.fenceOffsetFor = -1, ""
 	w.metrics.fenced.WithLabelValues(w.name).Set(0)
 	w.metrics.setMaster(w.name, from, to)
@@ -359,9 +384,15 @@ func (w *masterWatcher) pollReplicas(ctx context.Context, views []pollView) {
 		if v.Err != nil {
 			continue
 		}
-		healthy, err := w.dialer.querySentinelReplicas(ctx, v.Sentinel, w.name)
+		views, err := w.dialer.querySentinelReplicas(ctx, v.Sentinel, w.name)
 		if err != nil {
 			continue
+		}
+		var healthy []string
+		for _, r := range views {
+			if r.Healthy {
+				healthy = append(healthy, r.Addr)
+			}
 		}
 		w.replicas.setReplicas(healthy)
 		return

@@ -14,8 +14,8 @@ import (
 
 	pkgv1 "github.com/crossplane/crossplane/apis/v2/pkg/v1"
 
-	"github.com/redis-ha/redis-ha/apis/internal/schemacheck"
 	"github.com/redis-ha/redis-ha/apis/v1alpha1"
+	"github.com/redis-ha/redis-ha/internal/schemacheck"
 )
 
 const examplesDir = repoRoot + "/examples"

@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
-	"github.com/redis-ha/redis-ha/apis/internal/schemacheck"
 	"github.com/redis-ha/redis-ha/apis/v1alpha1"
+	"github.com/redis-ha/redis-ha/internal/schemacheck"
 )
 
 // TestAllowedRedisConfigKeysMatchSchema proves the Go allow-list, the CEL rule and the CEL
@@ -222,7 +222,7 @@ func TestDecodeObservedXR(t *testing.T) {
 		},
 		"status": map[string]any{
 			"conditions": []any{map[string]any{"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": "2026-01-01T00:00:00Z"}},
-			"master":     "cache-redis-0.cache-redis-headless.default.svc.cluster.local",
+			"endpoint":   "cache-tunnel.default.svc:6379",
 			"redis":      map[string]any{"replicas": int64(5), "ready": int64(4)},
 		},
 	}
@@ -232,12 +232,12 @@ func TestDecodeObservedXR(t *testing.T) {
 	}
 	xr.Spec.Default()
 	type view struct {
-		Replicas, Ready   int32
-		Auth              bool
-		Master, Condition string
+		Replicas, Ready     int32
+		Auth                bool
+		Endpoint, Condition string
 	}
-	got := view{xr.Spec.Redis.Replicas, xr.Status.Redis.Ready, xr.Spec.Auth.AuthEnabled(), xr.Status.Master, string(xr.Status.Conditions[0].Type)}
-	want := view{5, 4, false, "cache-redis-0.cache-redis-headless.default.svc.cluster.local", "Ready"}
+	got := view{xr.Spec.Redis.Replicas, xr.Status.Redis.Ready, xr.Spec.Auth.AuthEnabled(), xr.Status.Endpoint, string(xr.Status.Conditions[0].Type)}
+	want := view{5, 4, false, "cache-tunnel.default.svc:6379", "Ready"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("decoded XR -want +got:\n%s", diff)
 	}

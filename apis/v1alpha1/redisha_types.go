@@ -14,7 +14,7 @@ import (
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Namespaced,categories={crossplane,redis-ha}
 // +kubebuilder:subresource:status
-// +kubebuilder:printcolumn:name="MASTER",type=string,JSONPath=".status.master"
+// +kubebuilder:printcolumn:name="REDIS-READY",type=integer,JSONPath=".status.redis.ready"
 // +kubebuilder:printcolumn:name="ENDPOINT",type=string,JSONPath=".status.endpoint"
 type RedisHA struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -44,7 +44,7 @@ type RedisHAList struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,categories={crossplane,redis-ha}
 // +kubebuilder:subresource:status
-// +kubebuilder:printcolumn:name="MASTER",type=string,JSONPath=".status.master"
+// +kubebuilder:printcolumn:name="REDIS-READY",type=integer,JSONPath=".status.redis.ready"
 // +kubebuilder:printcolumn:name="ENDPOINT",type=string,JSONPath=".status.endpoint"
 type XRedisHA struct {
 	metav1.TypeMeta   `json:",inline"`
@@ -613,10 +613,6 @@ type RedisHAStatus struct {
 	// ConnectionSecret is the name of the Secret applications read to connect.
 	// +optional
 	ConnectionSecret string `json:"connectionSecret,omitempty"`
-
-	// Master is the hostname of the Redis pod the Sentinels currently report as master.
-	// +optional
-	Master string `json:"master,omitempty"`
 
 	// Redis counts the Redis pods.
 	// +optional

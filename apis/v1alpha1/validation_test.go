@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 
-	"github.com/redis-ha/redis-ha/apis/internal/schemacheck"
 	"github.com/redis-ha/redis-ha/apis/v1alpha1"
+	"github.com/redis-ha/redis-ha/internal/schemacheck"
 )
 
 // repoRoot is the repository root as seen from this package's directory.

@@ -55,8 +55,8 @@ func Index(images ...v1.Image) (v1.ImageIndex, error) {
 
 // WriteLayout writes idx as an OCI image layout in dir (created; it must not exist yet, so
 // stale blobs of an earlier build never linger), with one index.json entry annotated with the
-// tag's identifier as AnnotationRefName. `crane push DIR REF --index` and
-// `skopeo copy --all oci:DIR:TAG docker://REF` push it.
+// tag's identifier as AnnotationRefName. `crane push DIR REF` (without --index, which would
+// wrap the index in another one) and `skopeo copy --all oci:DIR:TAG docker://REF` push it.
 func WriteLayout(dir string, tag name.Tag, idx v1.ImageIndex) error {
 	if _, err := os.Stat(dir); err == nil {
 		return fmt.Errorf("writing OCI layout: %s already exists; remove it first", dir)

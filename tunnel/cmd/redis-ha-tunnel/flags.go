@@ -46,6 +46,7 @@ type options struct {
 	DialTimeout          time.Duration
 	ReadTimeout          time.Duration
 	PollInterval         time.Duration
+	ReattachReplicas     bool
 	LogLevel             string
 	LogFormat            string
 	Version              bool
@@ -142,6 +143,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.DialTimeout, "dial-timeout", 2*time.Second, "timeout of every dial")
 	fs.DurationVar(&o.ReadTimeout, "read-timeout", 2*time.Second, "timeout of control queries to Sentinel and Redis")
 	fs.DurationVar(&o.PollInterval, "poll-interval", time.Second, "Sentinel poll backstop period")
+	fs.BoolVar(&o.ReattachReplicas, "reattach-replicas", true, "after a promotion, send REPLICAOF <new master> to the remaining replicas ahead of Sentinel, so a master with min-replicas-to-write accepts writes sooner (false: leave it to Sentinel)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug|info|warn|error")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "text|json")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
@@ -308,7 +310,9 @@ func (o *options) tunnelConfig(log *slog.Logger) (tunnel.Config, error) {
 		DialTimeout:  o.DialTimeout,
 		ReadTimeout:  o.ReadTimeout,
 		PollInterval: o.PollInterval,
-		Logger:       log,
+
+		LeaveReplicasToSentinel: !o.ReattachReplicas,
+		Logger:                  log,
 	}
 	if o.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)

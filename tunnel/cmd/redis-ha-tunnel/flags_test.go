@@ -15,17 +15,18 @@ import (
 
 func defaults(mut func(o *options)) *options {
 	o := &options{
-		Sentinels:     []string{"s0:26379", "s1:26379"},
-		Masters:       []tunnel.Endpoint{{Name: "mymaster", Listen: ":6379"}},
-		MetricsListen: ":8080",
-		MaxClients:    10000,
-		FailoverHold:  10 * time.Second,
-		DrainTimeout:  15 * time.Second,
-		DialTimeout:   2 * time.Second,
-		ReadTimeout:   2 * time.Second,
-		PollInterval:  time.Second,
-		LogLevel:      "info",
-		LogFormat:     "text",
+		Sentinels:        []string{"s0:26379", "s1:26379"},
+		Masters:          []tunnel.Endpoint{{Name: "mymaster", Listen: ":6379"}},
+		MetricsListen:    ":8080",
+		MaxClients:       10000,
+		FailoverHold:     10 * time.Second,
+		DrainTimeout:     15 * time.Second,
+		DialTimeout:      2 * time.Second,
+		ReadTimeout:      2 * time.Second,
+		PollInterval:     time.Second,
+		ReattachReplicas: true,
+		LogLevel:         "info",
+		LogFormat:        "text",
 	}
 	if mut != nil {
 		mut(o)
@@ -88,6 +89,12 @@ func TestParseFlags(t *testing.T) {
 				o.Masters = []tunnel.Endpoint{{Name: "m1", Listen: ":1"}, {Name: "m2", Listen: ":2"}}
 				o.MaxClients, o.FailoverHold, o.UpstreamTLS = 7, 4*time.Second, true
 			}),
+		},
+		"leave replicas to sentinel": {
+			reason: "--reattach-replicas=false, also from the environment, turns the early REPLICAOF off",
+			args:   base,
+			env:    map[string]string{"REDIS_HA_TUNNEL_REATTACH_REPLICAS": "false"},
+			want:   defaults(func(o *options) { o.ReattachReplicas = false }),
 		},
 		"flag beats env": {
 			reason: "a flag given on the command line wins over its environment variable",
