@@ -41,6 +41,8 @@ type Mode struct {
 	// LatencyOnly marks a mode that measures added latency without saturating the
 	// machine; its throughput is not held against the targets.
 	LatencyOnly bool
+	// Requests is redis-benchmark -n: the requests of each test (SET, then GET).
+	Requests int
 }
 
 // PerfOptions configures RunPerf. Zero values take the documented defaults.
@@ -118,13 +120,13 @@ func (o *PerfOptions) validate() error {
 // Modes returns the three redis-benchmark shapes of the issue.
 func (o *PerfOptions) Modes() []Mode {
 	return []Mode{
-		{Name: "keep-alive", Args: []string{"-n", strconv.Itoa(o.Requests)}},
-		{Name: fmt.Sprintf("pipelined -P %d", o.Pipeline), Args: []string{"-n", strconv.Itoa(o.Requests * 4), "-P", strconv.Itoa(o.Pipeline)}},
-		{Name: "new conn (-k 0)", Args: []string{"-n", strconv.Itoa(o.NewConnRequests), "-k", "0"}, NewConns: true},
+		{Name: "keep-alive", Requests: o.Requests},
+		{Name: fmt.Sprintf("pipelined -P %d", o.Pipeline), Requests: o.Requests * 4, Args: []string{"-P", strconv.Itoa(o.Pipeline)}},
+		{Name: "new conn (-k 0)", Requests: o.NewConnRequests, Args: []string{"-k", "0"}, NewConns: true},
 		// One client: the machine is not saturated, so p50 shows the hop itself rather
 		// than CPU queueing (with -c 50 on 2 cores every proxy competes with
 		// redis-benchmark and redis-server for the same CPUs).
-		{Name: "single client (-c 1)", Args: []string{"-n", strconv.Itoa(max(o.Requests/10, 1000))}, Clients: 1, LatencyOnly: true},
+		{Name: "single client (-c 1)", Requests: max(o.Requests/10, 1000), Clients: 1, LatencyOnly: true},
 	}
 }
 
@@ -133,6 +135,10 @@ type Sample struct {
 	Target, Mode string
 	Round        int
 	Row          BenchmarkRow
+	// ProxyCPUPerRequest is the CPU time (user+system) the proxy process spent per
+	// request of the whole run (SET and GET together); 0 for direct. Unlike req/s it
+	// hardly depends on how busy the machine's other cores are.
+	ProxyCPUPerRequest time.Duration
 }
 
 // IdleResult is the memory of a proxy holding many idle client connections.
@@ -224,13 +230,20 @@ func RunPerf(ctx context.Context, o PerfOptions) (*PerfReport, error) {
 				if err := ctx.Err(); err != nil {
 					return rep, err
 				}
+				pid := env.pid[target]
+				cpuBefore, _ := ProcessCPU(pid)
 				rows, err := runRedisBenchmark(ctx, o, env.addr[target], mode)
 				if err != nil {
 					return rep, fmt.Errorf("round %d, %s, %s: %w", round+1, target, mode.Name, err)
 				}
+				var cpuPerRequest time.Duration
+				if cpuAfter, err := ProcessCPU(pid); err == nil && pid != 0 && len(rows) > 0 {
+					cpuPerRequest = (cpuAfter - cpuBefore) / time.Duration(mode.Requests*len(rows))
+				}
 				for _, r := range rows {
-					rep.Samples = append(rep.Samples, Sample{Target: target, Mode: mode.Name, Round: round + 1, Row: r})
-					fmt.Fprintf(o.Progress, "round %d %-14s %-16s %-4s %10.0f req/s p50 %.3f ms\n", round+1, target, mode.Name, r.Test, r.RPS, r.P50Ms)
+					rep.Samples = append(rep.Samples, Sample{Target: target, Mode: mode.Name, Round: round + 1, Row: r, ProxyCPUPerRequest: cpuPerRequest})
+					fmt.Fprintf(o.Progress, "round %d %-14s %-16s %-4s %10.0f req/s p50 %.3f ms proxy CPU %.1f us/req\n", round+1, target, mode.Name, r.Test, r.RPS, r.P50Ms,
+						float64(cpuPerRequest.Nanoseconds())/1000)
 				}
 			}
 		}
@@ -274,7 +287,7 @@ func runRedisBenchmark(ctx context.Context, o PerfOptions, addr string, mode Mod
 	if mode.Clients > 0 {
 		clients = mode.Clients
 	}
-	args := append([]string{"-h", host, "-p", port, "-t", "set,get", "-c", strconv.Itoa(clients), "-q", "--csv"}, mode.Args...)
+	args := append([]string{"-h", host, "-p", port, "-t", "set,get", "-c", strconv.Itoa(clients), "-n", strconv.Itoa(mode.Requests), "-q", "--csv"}, mode.Args...)
 	// Bounded: a wedged proxy must not hang the run.
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
@@ -410,7 +423,9 @@ type env struct {
 	inproc  *tunnel.Tunnel
 	fwds    []*Proc
 	addr    map[string]string
-	order   []string
+	// pid is the process of each proxy target (this process for the in-process tunnel).
+	pid   map[string]int
+	order []string
 }
 
 type envOptions struct {
@@ -427,7 +442,7 @@ type envOptions struct {
 func (e *env) targetNames() []string { return e.order }
 
 func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
-	e := &env{addr: map[string]string{}}
+	e := &env{addr: map[string]string{}, pid: map[string]int{}}
 	defer func() {
 		if err != nil {
 			e.close()
@@ -462,6 +477,7 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 		return nil, err
 	}
 	e.addr[TargetHAProxy] = haAddr
+	e.pid[TargetHAProxy] = e.haproxy.Pid()
 	e.order = append(e.order, TargetHAProxy)
 
 	tunAddr, err := freeAddr()
@@ -478,6 +494,7 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 		return nil, err
 	}
 	e.addr[TargetTunnel] = tunAddr
+	e.pid[TargetTunnel] = e.tunnel.Pid()
 	e.order = append(e.order, TargetTunnel)
 
 	if o.inProcess {
@@ -495,6 +512,7 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 			return nil, fmt.Errorf("in-process tunnel: %w", err)
 		}
 		e.addr[TargetInProc] = addr
+		e.pid[TargetInProc] = os.Getpid()
 		e.order = append(e.order, TargetInProc)
 	}
 	if o.forwarders {
@@ -521,6 +539,7 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 				return nil, err
 			}
 			e.addr[name] = addr
+			e.pid[name] = p.Pid()
 			e.order = append(e.order, name)
 		}
 	}

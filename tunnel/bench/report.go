@@ -9,7 +9,9 @@ import (
 // cell is the median of one target/mode/test over the rounds.
 type cell struct {
 	rps, p50 float64
-	n        int
+	// cpu is the proxy's CPU time per request in µs (0 for direct).
+	cpu float64
+	n   int
 }
 
 // Summary is the median table of a PerfReport.
@@ -23,10 +25,12 @@ func Summarize(samples []Sample) Summary {
 	type key struct{ target, mode, test string }
 	rps := map[key][]float64{}
 	p50 := map[key][]float64{}
+	cpu := map[key][]float64{}
 	for _, s := range samples {
 		k := key{s.Target, s.Mode, s.Row.Test}
 		rps[k] = append(rps[k], s.Row.RPS)
 		p50[k] = append(p50[k], s.Row.P50Ms)
+		cpu[k] = append(cpu[k], float64(s.ProxyCPUPerRequest.Nanoseconds())/1000)
 	}
 	out := Summary{cells: map[string]map[string]map[string]cell{}}
 	for k, v := range rps {
@@ -36,7 +40,7 @@ func Summarize(samples []Sample) Summary {
 		if out.cells[k.target][k.mode] == nil {
 			out.cells[k.target][k.mode] = map[string]cell{}
 		}
-		out.cells[k.target][k.mode][k.test] = cell{rps: Median(v), p50: Median(p50[k]), n: len(v)}
+		out.cells[k.target][k.mode][k.test] = cell{rps: Median(v), p50: Median(p50[k]), cpu: Median(cpu[k]), n: len(v)}
 	}
 	return out
 }
@@ -46,6 +50,10 @@ func (s Summary) RPS(target, mode, test string) float64 { return s.cells[target]
 
 // P50 is the median p50 latency in ms.
 func (s Summary) P50(target, mode, test string) float64 { return s.cells[target][mode][test].p50 }
+
+// CPU is the median proxy CPU time per request in µs (SET and GET share one run, so both
+// tests of a mode carry the same figure).
+func (s Summary) CPU(target, mode string) float64 { return s.cells[target][mode]["SET"].cpu }
 
 func ratio(a, b float64) float64 {
 	if b == 0 {
@@ -102,6 +110,19 @@ func (r *PerfReport) WriteMarkdown(w io.Writer) {
 		}
 	}
 
+	fmt.Fprintf(w, "\nProxy CPU per request (µs of user+system CPU of the proxy process per SET or GET, from /proc/<pid>/stat; what a proxy costs regardless of how busy the other cores are):\n\n| mode |")
+	for _, p := range proxies {
+		fmt.Fprintf(w, " %s |", p)
+	}
+	fmt.Fprintf(w, " tunnel / haproxy |\n|---|%s---:|\n", strings.Repeat("---:|", len(proxies)))
+	for _, m := range r.Modes {
+		fmt.Fprintf(w, "| %s |", m.Name)
+		for _, p := range proxies {
+			fmt.Fprintf(w, " %.1f |", s.CPU(p, m.Name))
+		}
+		fmt.Fprintf(w, " %.2fx |\n", ratio(s.CPU(TargetTunnel, m.Name), s.CPU(TargetHAProxy, m.Name)))
+	}
+
 	fmt.Fprintf(w, "\nTargets (tunnel binary):\n\n| target | measured | verdict |\n|---|---|---|\n")
 	for _, c := range r.Checks() {
 		verdict := "met"
@@ -153,6 +174,15 @@ func (r *PerfReport) Checks() []Check {
 			out = append(out, Check{Name: fmt.Sprintf("%s %s ahead of HAProxy", m.Name, t),
 				Measured: fmt.Sprintf("%.2fx HAProxy", ratio(tun, ha)), Met: tun > ha})
 		}
+	}
+	// CPU per request: the cost of the hop itself, comparable with HAProxy's.
+	for _, m := range r.Modes {
+		tun, ha := s.CPU(TargetTunnel, m.Name), s.CPU(TargetHAProxy, m.Name)
+		if tun == 0 || ha == 0 {
+			continue
+		}
+		out = append(out, Check{Name: fmt.Sprintf("%s proxy CPU per request <= HAProxy", m.Name),
+			Measured: fmt.Sprintf("%.1f µs vs %.1f µs (%.2fx)", tun, ha, ratio(tun, ha)), Met: tun <= ha})
 	}
 	// Added p50 on the unsaturated single-client mode, and on -c 50 for reference.
 	modes := []string{latencyMode}
