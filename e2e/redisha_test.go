@@ -231,7 +231,9 @@ func testNamespacedRedisHA(ctx context.Context, t *testing.T, e *env) {
 		defer cancel()
 		_, _ = e.k.Run(dctx, nil, "-n", ns, "delete", xr, "--ignore-not-found", "--wait=true", "--timeout=80s")
 	})
+	e.checkArgoHealth(ctx, t, xr, ns, "Progressing")
 	e.waitReady(ctx, t, xr, ns, 4*time.Minute)
+	e.checkArgoHealth(ctx, t, xr, ns, "Healthy")
 	refs := e.composedRefs(ctx, t, xr, ns)
 	t.Logf("composed: %d resources", len(refs))
 	e.checkComposed(ctx, t, xr, ns, refs)
@@ -306,13 +308,16 @@ func testClaimLifecycle(ctx context.Context, t *testing.T, e *env) {
 		defer cancel()
 		_, _ = e.k.Run(dctx, nil, "-n", ns, "delete", claim, "--ignore-not-found", "--wait=true", "--timeout=80s")
 	})
+	e.checkArgoHealth(ctx, t, claim, ns, "Progressing")
 	e.waitReady(ctx, t, claim, ns, 4*time.Minute)
+	e.checkArgoHealth(ctx, t, claim, ns, "Healthy")
 	xrName := e.kubectl(ctx, t, "-n", ns, "get", claim, "-o", "jsonpath={.spec.resourceRef.name}")
 	if xrName == "" {
 		t.Fatal("claim has no spec.resourceRef to its XRedisHA")
 	}
 	xr := "xredisha.redisha.io/" + xrName
 	e.waitReady(ctx, t, xr, "", time.Minute)
+	e.checkArgoHealth(ctx, t, xr, "", "Healthy")
 	refs := e.composedRefs(ctx, t, xr, "")
 	for i := range refs {
 		if refs[i].Namespace == "" && namespacedKind(refs[i].Kind) {

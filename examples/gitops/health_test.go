@@ -1,19 +1,12 @@
 package gitops
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-	lua "github.com/yuin/gopher-lua"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
@@ -24,96 +17,23 @@ const repoRoot = "../.."
 // healthDir holds the Lua sources, the case list and the status fixtures.
 const healthDir = repoRoot + "/examples/argocd/health"
 
-// healthStatus is what an Argo CD health script returns.
-type healthStatus struct {
-	Status  string `json:"status"`
-	Message string `json:"message,omitempty"`
-}
+// healthStatus is HealthStatus, under the name the tests and fixtures use.
+type healthStatus = HealthStatus
 
-// validHealthStatuses are the statuses Argo CD accepts; anything else becomes Unknown.
-var validHealthStatuses = []string{"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
-
-// runHealthLua runs a health script the way Argo CD's controller does (util/lua in argo-cd):
-// a fresh state without the standard libraries except base, table and package (custom
-// scripts get no string or os.execute), the object converted value by value into a Lua table
-// bound to the global obj, a one-second deadline, and the returned table read back as
-// {status, message}, with an unknown status reported as Unknown. Argo CD also loads a
-// read-only os (time, date); our scripts do not use it, so it is left out and any use fails.
-func runHealthLua(t *testing.T, script string, obj *unstructured.Unstructured) (healthStatus, error) {
+// runHealthLua is RunHealthScript for tests.
+func runHealthLua(t *testing.T, script string, obj *unstructured.Unstructured) (HealthStatus, error) {
 	t.Helper()
-	l := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer l.Close()
-	for name, open := range map[string]lua.LGFunction{
-		lua.LoadLibName: lua.OpenPackage,
-		lua.BaseLibName: lua.OpenBase,
-		lua.TabLibName:  lua.OpenTable,
-	} {
-		if err := l.CallByParam(lua.P{Fn: l.NewFunction(open), NRet: 0, Protect: true}, lua.LString(name)); err != nil {
-			return healthStatus{}, fmt.Errorf("opening Lua library %s: %w", name, err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	l.SetContext(ctx)
-	l.SetGlobal("obj", toLua(l, obj.Object))
-	if err := l.DoString(script); err != nil {
-		return healthStatus{}, fmt.Errorf("running health script: %w", err)
-	}
-	ret := l.Get(-1)
-	tbl, ok := ret.(*lua.LTable)
-	if !ok {
-		return healthStatus{}, fmt.Errorf("health script returned a %s, Argo CD expects a table", ret.Type())
-	}
-	var hs healthStatus
-	if s, ok := tbl.RawGetString("status").(lua.LString); ok {
-		hs.Status = string(s)
-	}
-	switch m := tbl.RawGetString("message").(type) {
-	case lua.LString:
-		hs.Message = string(m)
-	case *lua.LNilType:
-	default:
-		return healthStatus{}, fmt.Errorf("health script returned a %s message, Argo CD expects a string", m.Type())
-	}
-	if !slices.Contains(validHealthStatuses, hs.Status) {
-		return healthStatus{Status: "Unknown", Message: "Lua returned an invalid health status"}, nil
-	}
-	return hs, nil
+	return RunHealthScript(script, obj)
 }
 
-// toLua converts a decoded Kubernetes object the way Argo CD does: maps become hash tables,
-// lists become arrays, numbers LNumber, and anything unexpected nil.
-func toLua(l *lua.LState, v any) lua.LValue {
-	switch t := v.(type) {
-	case nil:
-		return lua.LNil
-	case bool:
-		return lua.LBool(t)
-	case string:
-		return lua.LString(t)
-	case json.Number:
-		return lua.LString(t)
-	case int64:
-		return lua.LNumber(t)
-	case int:
-		return lua.LNumber(t)
-	case float64:
-		return lua.LNumber(t)
-	case []any:
-		a := l.CreateTable(len(t), 0)
-		for _, e := range t {
-			a.Append(toLua(l, e))
-		}
-		return a
-	case map[string]any:
-		m := l.CreateTable(0, len(t))
-		for k, e := range t {
-			m.RawSetH(lua.LString(k), toLua(l, e))
-		}
-		return m
-	default:
-		return lua.LNil
+// shippedHealthScripts is ShippedHealthScripts of this repository, or a failed test.
+func shippedHealthScripts(t *testing.T) map[string]string {
+	t.Helper()
+	scripts, err := ShippedHealthScripts(repoRoot)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return scripts
 }
 
 // readObject decodes a YAML object as the API server would hand it to Argo CD (via JSON, so
@@ -142,24 +62,6 @@ type healthCases struct {
 		InputPath    string       `json:"inputPath"`
 		HealthStatus healthStatus `json:"healthStatus"`
 	} `json:"tests"`
-}
-
-// shippedHealthScripts reads the checks from the generated argocd-cm snippet, so the tests
-// exercise exactly what users install, keyed like Argo CD looks them up.
-func shippedHealthScripts(t *testing.T) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, ArgoCDConfigMapPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cm corev1.ConfigMap
-	if err := yaml.UnmarshalStrict(b, &cm); err != nil {
-		t.Fatalf("%s: %v", ArgoCDConfigMapPath, err)
-	}
-	if cm.Kind != "ConfigMap" || cm.Name != "argocd-cm" || cm.Namespace != "argocd" {
-		t.Fatalf("%s is %s %s/%s, want ConfigMap argocd/argocd-cm", ArgoCDConfigMapPath, cm.Kind, cm.Namespace, cm.Name)
-	}
-	return cm.Data
 }
 
 func TestHealthChecksAgainstFixtures(t *testing.T) {
