@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -76,11 +77,8 @@ func (r *PerfReport) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Median of %d rounds (target order rotated each round); redis-benchmark -c %d, -n %d (pipelined -n %d, -k 0 -n %d, -c 1 -n %d).\n\n",
 		r.Options.Rounds, r.Options.Clients, r.Options.Requests, r.Options.Requests*4, r.Options.NewConnRequests, max(r.Options.Requests/10, 1000))
 
-	fmt.Fprintf(w, "Throughput (req/s, ratio to direct):\n\n| mode | test | direct |")
-	for _, p := range proxies {
-		fmt.Fprintf(w, " %s |", p)
-	}
-	fmt.Fprintf(w, " tunnel / haproxy |\n|---|---|---:|%s---:|\n", strings.Repeat("---:|", len(proxies)))
+	writeTableHeader(w, "Throughput (req/s, ratio to direct):", []string{"mode", "test"},
+		slices.Concat([]string{"direct"}, proxies, []string{"tunnel / haproxy"}))
 	for _, m := range r.Modes {
 		for _, t := range tests {
 			d := s.RPS(TargetDirect, m.Name, t)
@@ -93,11 +91,9 @@ func (r *PerfReport) WriteMarkdown(w io.Writer) {
 		}
 	}
 
-	fmt.Fprintf(w, "\nLatency p50 (ms; in brackets: added over direct):\n\n| mode | test | direct |")
-	for _, p := range proxies {
-		fmt.Fprintf(w, " %s |", p)
-	}
-	fmt.Fprintf(w, "\n|---|---|---:|%s\n", strings.Repeat("---:|", len(proxies)))
+	fmt.Fprintln(w)
+	writeTableHeader(w, "Latency p50 (ms; in brackets: added over direct):", []string{"mode", "test"},
+		slices.Concat([]string{"direct"}, proxies))
 	for _, m := range r.Modes {
 		for _, t := range tests {
 			d := s.P50(TargetDirect, m.Name, t)
@@ -110,11 +106,9 @@ func (r *PerfReport) WriteMarkdown(w io.Writer) {
 		}
 	}
 
-	fmt.Fprintf(w, "\nProxy CPU per request (µs of user+system CPU of the proxy process per SET or GET, from /proc/<pid>/stat; what a proxy costs regardless of how busy the other cores are):\n\n| mode |")
-	for _, p := range proxies {
-		fmt.Fprintf(w, " %s |", p)
-	}
-	fmt.Fprintf(w, " tunnel / haproxy |\n|---|%s---:|\n", strings.Repeat("---:|", len(proxies)))
+	fmt.Fprintln(w)
+	writeTableHeader(w, "Proxy CPU per request (µs of user+system CPU of the proxy process per SET or GET, from /proc/<pid>/stat; what a proxy costs regardless of how busy the other cores are):",
+		[]string{"mode"}, slices.Concat(proxies, []string{"tunnel / haproxy"}))
 	for _, m := range r.Modes {
 		fmt.Fprintf(w, "| %s |", m.Name)
 		for _, p := range proxies {
@@ -143,6 +137,14 @@ func (r *PerfReport) WriteMarkdown(w io.Writer) {
 				mib(i.RSSBefore), mib(i.RSSAfter), per, i.FDsBefore, i.FDsAfter, i.OpenTime.Round(1e6), i.Err)
 		}
 	}
+}
+
+// writeTableHeader prints a title line and the header of a Markdown table whose left
+// columns hold text and whose right columns hold figures (right-aligned).
+func writeTableHeader(w io.Writer, title string, left, right []string) {
+	cols := slices.Concat(left, right)
+	fmt.Fprintf(w, "%s\n\n| %s |\n|%s%s\n", title, strings.Join(cols, " | "),
+		strings.Repeat("---|", len(left)), strings.Repeat("---:|", len(right)))
 }
 
 // Check is one issue target and whether the tunnel met it.

@@ -72,7 +72,9 @@ func TestChecks(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	rep.WriteMarkdown(&buf)
-	for _, want := range []string{"| keep-alive | SET | 100 | 80 (0.80x) | 95 (0.95x) | 1.19x |", "| keep-alive | 10.0 | 8.0 | 0.80x |", "**missed**"} {
+	for _, want := range []string{"| keep-alive | SET | 100 | 80 (0.80x) | 95 (0.95x) | 1.19x |", "| keep-alive | 10.0 | 8.0 | 0.80x |", "**missed**",
+		"| mode | test | direct | haproxy | tunnel | tunnel / haproxy |\n|---|---|---:|---:|---:|---:|\n",
+		"| mode | haproxy | tunnel | tunnel / haproxy |\n|---|---:|---:|---:|\n"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, buf.String())
 		}
