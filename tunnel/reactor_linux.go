@@ -255,6 +255,23 @@ type reactorConn struct {
 	// once up is flushed).
 	fenced, clientEOF bool
 	added, ended      bool
+
+	// fdMu guards the descriptors against reuse: session.close shuts the sockets
+	// down from another goroutine, and must never touch a number the loop closed
+	// already (it could name a new connection by then).
+	fdMu      sync.Mutex
+	fdsClosed bool
+}
+
+// shutdownSockets shuts both sockets down in both directions unless the loop closed
+// them already: the peers see the end at once and no later write can succeed.
+func (rc *reactorConn) shutdownSockets() {
+	rc.fdMu.Lock()
+	defer rc.fdMu.Unlock()
+	if !rc.fdsClosed {
+		_ = unix.Shutdown(rc.cfd, unix.SHUT_RDWR)
+		_ = unix.Shutdown(rc.sfd, unix.SHUT_RDWR)
+	}
 }
 
 // startReactor hands a session whose both sides are plain TCP to a loop. It reports
@@ -553,8 +570,11 @@ func (rc *reactorConn) end(serverEOF bool) {
 	}
 	// close also removes the descriptors from the epoll set: they are the last ones
 	// referring to the sockets.
+	rc.fdMu.Lock()
+	rc.fdsClosed = true
 	_ = unix.Close(rc.cfd)
 	_ = unix.Close(rc.sfd)
+	rc.fdMu.Unlock()
 	for _, p := range []*pendingWrite{&rc.up, &rc.down} {
 		if p.buf != nil {
 			rc.loop.bufs.Put(p.buf)

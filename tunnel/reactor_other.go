@@ -33,4 +33,6 @@ func (l *reactorLoop) post(reactorCmdKind, *reactorConn) bool { return false }
 
 type reactorConn struct{ loop *reactorLoop }
 
+func (rc *reactorConn) shutdownSockets() {}
+
 func (s *session) startReactor(func()) bool { return false }

@@ -67,6 +67,14 @@ func (s *session) fence() <-chan struct{} {
 		s.resume = make(chan struct{})
 		s.parked = make(chan struct{})
 		s.parkSignaled = false
+		select {
+		case <-s.closed:
+			// Ended: nothing can reach the server any more.
+			s.parkSignaled = true
+			close(s.parked)
+			return s.parked
+		default:
+		}
 		if s.rc != nil {
 			s.rc.loop.post(cmdRefresh, s.rc)
 		} else if !s.forReactor() {
@@ -102,6 +110,9 @@ func (s *session) close() {
 		rc := s.rc
 		s.mu.Unlock()
 		if rc != nil {
+			// Shut both sockets now, so that no byte moves once done() is closed; the
+			// loop then releases them and calls onDone.
+			rc.shutdownSockets()
 			rc.loop.post(cmdClose, rc)
 			return
 		}
