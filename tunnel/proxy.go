@@ -62,7 +62,7 @@ type Config struct {
 	// tunnel's early move lets a master with min-replicas-to-write accept writes sooner).
 	LeaveReplicasToSentinel bool
 	// DataPath picks how plain TCP sessions move bytes: DataPathReactor (default on
-	// Linux: epoll loops, one per GOMAXPROCS) or DataPathGoroutines (two goroutines per
+	// Linux: epoll loops, one per two Ps) or DataPathGoroutines (two goroutines per
 	// session on Go's netpoller; the only one elsewhere). TLS sessions always use
 	// goroutines.
 	DataPath string
@@ -303,7 +303,7 @@ func (t *Tunnel) Start(ctx context.Context) error {
 		}
 	}
 	if t.cfg.DataPath == DataPathReactor {
-		r, err := newReactor(runtime.GOMAXPROCS(0), t.copyBuffers)
+		r, err := newReactor(reactorLoops(), t.copyBuffers)
 		if err != nil {
 			t.closeListeners()
 			t.listeners = nil
@@ -626,4 +626,13 @@ func (t *Tunnel) Close() error {
 		t.reactor.close()
 	}
 	return nil
+}
+
+// reactorLoops is the number of epoll loops: one per two Ps. A loop blocked in
+// epoll_wait then leaves a P idle for the rest of the program, so the runtime does not
+// keep retaking the loop's P (sysmon wakeups, thread handoffs); measured on 2 cores, one
+// loop cost 7% less CPU per request than two in keep-alive and 35% less with a single
+// client.
+func reactorLoops() int {
+	return max(1, runtime.GOMAXPROCS(0)/2)
 }
