@@ -65,10 +65,8 @@ func (r *reactor) close() {
 type reactorCmdKind uint8
 
 const (
-	// cmdAdd registers a new session's sockets.
-	cmdAdd reactorCmdKind = iota
 	// cmdRefresh re-reads the session's fence state.
-	cmdRefresh
+	cmdRefresh reactorCmdKind = iota
 	// cmdClose ends the session.
 	cmdClose
 )
@@ -88,9 +86,11 @@ type reactorLoop struct {
 	// scratch receives every read; only bytes a socket did not accept are copied into a
 	// buffer of their own, so idle sessions hold none.
 	scratch []byte
-	conns   map[int32]*reactorConn
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// conns maps both descriptors of every registered session to it (guarded by mu:
+	// the starting goroutine registers sessions itself, sparing a wakeup per connection).
+	conns   map[int32]*reactorConn
 	queue   []reactorCmd
 	stopped bool
 }
@@ -156,6 +156,7 @@ func (l *reactorLoop) run() {
 	events := make([]unix.EpollEvent, 128)
 	var spare []reactorCmd
 	var batches uint
+	ready := make([]*reactorConn, len(events))
 	for {
 		// A non-blocking look first: under load events are usually ready, and a
 		// blocking syscall makes the runtime hand this goroutine's P away.
@@ -177,14 +178,20 @@ func (l *reactorLoop) run() {
 			runtime.Gosched()
 		}
 		woken := false
+		l.mu.Lock()
+		for i := range n {
+			ready[i] = l.conns[events[i].Fd]
+		}
+		l.mu.Unlock()
 		for i := range n {
 			ev := &events[i]
 			if ev.Fd == int32(l.wakefd) {
 				woken = true
 				continue
 			}
-			rc := l.conns[ev.Fd]
-			if rc == nil {
+			rc := ready[i]
+			ready[i] = nil
+			if rc == nil || rc.ended {
 				continue // ended earlier in this batch
 			}
 			if ev.Fd == int32(rc.cfd) {
@@ -204,8 +211,6 @@ func (l *reactorLoop) run() {
 		l.mu.Unlock()
 		for _, c := range cmds {
 			switch c.kind {
-			case cmdAdd:
-				c.rc.add()
 			case cmdRefresh:
 				if !c.rc.ended {
 					c.rc.refresh()
@@ -225,7 +230,14 @@ func (l *reactorLoop) run() {
 
 // shutdown ends every session still on the loop and releases the loop's descriptors.
 func (l *reactorLoop) shutdown() {
+	// stopped is set: nobody registers any more.
+	l.mu.Lock()
+	var open []*reactorConn
 	for _, rc := range l.conns {
+		open = append(open, rc)
+	}
+	l.mu.Unlock()
+	for _, rc := range open {
 		rc.end(false)
 	}
 	l.mu.Lock()
@@ -314,12 +326,19 @@ func (s *session) startReactor(onDone func()) bool {
 		return true
 	default:
 	}
-	s.rc = rc
-	posted := rc.loop.post(cmdAdd, rc)
-	s.mu.Unlock()
-	if !posted {
+	rc.fenced = s.fenced
+	if !rc.register() {
+		s.mu.Unlock()
 		rc.end(false)
+		return true
 	}
+	s.rc = rc
+	if s.fenced && !s.parkSignaled {
+		// Nothing was read from the client yet.
+		s.parkSignaled = true
+		close(s.parked)
+	}
+	s.mu.Unlock()
 	return true
 }
 
@@ -354,25 +373,29 @@ func dupConnFD(c *net.TCPConn) (int, error) {
 	return nfd, nil
 }
 
-// add registers both descriptors (loop goroutine).
-func (rc *reactorConn) add() {
-	if rc.ended {
-		return
-	}
-	rc.readFence()
+// register adds both descriptors to the loop's epoll set and map, from the starting
+// goroutine (epoll_ctl is safe next to a running epoll_wait). It reports false when the
+// loop stopped or epoll refused; then nothing stays registered.
+func (rc *reactorConn) register() bool {
+	l := rc.loop
 	rc.cmask, rc.smask = rc.wantMasks()
-	if err := unix.EpollCtl(rc.loop.epfd, unix.EPOLL_CTL_ADD, rc.cfd, &unix.EpollEvent{Events: rc.cmask, Fd: int32(rc.cfd)}); err != nil {
-		rc.end(false)
-		return
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
 	}
-	if err := unix.EpollCtl(rc.loop.epfd, unix.EPOLL_CTL_ADD, rc.sfd, &unix.EpollEvent{Events: rc.smask, Fd: int32(rc.sfd)}); err != nil {
-		rc.end(false)
-		return
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, rc.cfd, &unix.EpollEvent{Events: rc.cmask, Fd: int32(rc.cfd)}); err != nil {
+		return false
 	}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, rc.sfd, &unix.EpollEvent{Events: rc.smask, Fd: int32(rc.sfd)}); err != nil {
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, rc.cfd, nil)
+		return false
+	}
+	// Published under mu: the loop sees a complete reactorConn.
 	rc.added = true
-	rc.loop.conns[int32(rc.cfd)] = rc
-	rc.loop.conns[int32(rc.sfd)] = rc
-	rc.signalParked()
+	l.conns[int32(rc.cfd)] = rc
+	l.conns[int32(rc.sfd)] = rc
+	return true
 }
 
 // readFence copies the session's fence flag into the loop's view.
@@ -571,8 +594,10 @@ func (rc *reactorConn) end(serverEOF bool) {
 	}
 	rc.ended = true
 	if rc.added {
+		rc.loop.mu.Lock()
 		delete(rc.loop.conns, int32(rc.cfd))
 		delete(rc.loop.conns, int32(rc.sfd))
+		rc.loop.mu.Unlock()
 	}
 	if serverEOF {
 		_ = unix.Shutdown(rc.cfd, unix.SHUT_WR)
