@@ -27,6 +27,8 @@ func TestConfigValidate(t *testing.T) {
 		"orphan replicas":   {reason: "needs a master", mutate: func(c *Config) { c.Replicas = []Endpoint{{Name: "x", Listen: ":1"}} }, wantErr: "Replicas: \"x\" has no Masters entry"},
 		"negative hold":     {reason: "durations", mutate: func(c *Config) { c.FailoverHold = -time.Second }, wantErr: "FailoverHold"},
 		"negative clients":  {reason: "limit", mutate: func(c *Config) { c.MaxClients = -1 }, wantErr: "MaxClients"},
+		"bad data path":     {reason: "two engines", mutate: func(c *Config) { c.DataPath = "epoll" }, wantErr: "DataPath: \"epoll\" is not"},
+		"goroutines":        {reason: "A/B switch", mutate: func(c *Config) { c.DataPath = DataPathGoroutines }},
 		"replicas for name": {reason: "read-only endpoint next to the master", mutate: func(c *Config) { c.Replicas = []Endpoint{{Name: "m", Listen: ":6380"}} }},
 	}
 	for name, tc := range tests {

@@ -4,9 +4,13 @@
 //
 // State and data path are kept apart, in the style of tcpproxy: a masterWatcher per master
 // name decides where connections go (events from every Sentinel, a poll backstop, its own
-// ROLE checks; see failoverMachine for the rules), and a session only copies bytes
-// (waiting for readability without a buffer, then read+write with a pooled buffer, so idle
-// sessions hold two sockets and two small goroutine stacks). The watcher acts on sessions
+// ROLE checks; see failoverMachine for the rules), and a session only copies bytes. On
+// Linux a plain TCP session is moved by a reactor: a few goroutines each run a
+// level-triggered epoll loop over many sessions (one read per readiness, a shared scratch
+// buffer, a pooled one only for a write the socket did not take whole), so an idle
+// session holds its two sockets and a small struct. TLS sessions, other platforms and
+// Config.DataPath "goroutines" use two goroutines per session instead (waiting for
+// readability without a buffer, then read+write with a pooled buffer). The watcher acts on sessions
 // in three ways only: fence (stop reading client bytes, replies keep flowing), unfence
 // (resume, nothing lost) and cut (close).
 //

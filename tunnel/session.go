@@ -38,6 +38,11 @@ type session struct {
 	onBytes func(up, down int64)
 	// bufs lends copy buffers only while bytes flow.
 	bufs *sync.Pool
+	// reactor, when set, moves the bytes of a plain TCP session on an epoll loop instead
+	// of two goroutines (see reactor_linux.go); rc is the session's state there once
+	// started (guarded by mu).
+	reactor *reactor
+	rc      *reactorConn
 }
 
 func newSession(client, server net.Conn, upstream string, bufs *sync.Pool, onBytes func(up, down int64)) *session {
@@ -62,7 +67,20 @@ func (s *session) fence() <-chan struct{} {
 		s.resume = make(chan struct{})
 		s.parked = make(chan struct{})
 		s.parkSignaled = false
-		_ = s.client.SetReadDeadline(aLongTimeAgo)
+		select {
+		case <-s.closed:
+			// Ended: nothing can reach the server any more.
+			s.parkSignaled = true
+			close(s.parked)
+			return s.parked
+		default:
+		}
+		if s.rc != nil {
+			s.rc.loop.post(cmdRefresh, s.rc)
+		} else if !s.forReactor() {
+			_ = s.client.SetReadDeadline(aLongTimeAgo)
+		}
+		// A reactor session not started yet reads the fence when its loop adds it.
 	}
 	return s.parked
 }
@@ -75,17 +93,45 @@ func (s *session) unfence() {
 		return
 	}
 	s.fenced = false
-	_ = s.client.SetReadDeadline(time.Time{})
+	if s.rc != nil {
+		s.rc.loop.post(cmdRefresh, s.rc)
+	} else if !s.forReactor() {
+		_ = s.client.SetReadDeadline(time.Time{})
+	}
 	close(s.resume)
 }
 
-// close ends the session: both connections are closed, which unblocks both pumps.
+// close ends the session: both connections are closed, which unblocks both pumps. A
+// session on a reactor loop is closed by its loop, which then calls onDone.
 func (s *session) close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
+		s.mu.Lock()
+		rc := s.rc
+		s.mu.Unlock()
+		if rc != nil {
+			// Shut both sockets now, so that no byte moves once done() is closed; the
+			// loop then releases them and calls onDone.
+			rc.shutdownSockets()
+			rc.loop.post(cmdClose, rc)
+			return
+		}
+		// Not started, or on goroutine pumps: closing the conns ends it. A reactor
+		// start racing with this sees closed and ends the session itself.
 		_ = s.client.Close()
 		_ = s.server.Close()
 	})
+}
+
+// forReactor reports whether start hands the session to a reactor loop: both sides are
+// plain TCP (TLS and other conns keep the goroutine pumps).
+func (s *session) forReactor() bool {
+	if s.reactor == nil {
+		return false
+	}
+	_, clientTCP := s.client.(*net.TCPConn)
+	_, serverTCP := s.server.(*net.TCPConn)
+	return clientTCP && serverTCP
 }
 
 // done is closed when the session has been closed.
@@ -94,7 +140,12 @@ func (s *session) done() <-chan struct{} { return s.closed }
 // start moves bytes both ways on two fresh goroutines and returns at once; when both
 // directions ended it closes the session and calls onDone. Fresh goroutines keep the
 // stacks of idle sessions small: the accepting goroutine grew its stack while dialing.
+//
+// With a reactor, a session whose both sides are plain TCP goes to a loop instead.
 func (s *session) start(onDone func()) {
+	if s.reactor != nil && s.startReactor(onDone) {
+		return
+	}
 	var remaining atomic.Int32
 	remaining.Store(2)
 	finish := func() {

@@ -49,6 +49,7 @@ type options struct {
 	ReattachReplicas     bool
 	LogLevel             string
 	LogFormat            string
+	DataPath             string
 	Version              bool
 }
 
@@ -146,6 +147,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.ReattachReplicas, "reattach-replicas", true, "after a promotion, send REPLICAOF <new master> to the remaining replicas ahead of Sentinel, so a master with min-replicas-to-write accepts writes sooner (false: leave it to Sentinel)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug|info|warn|error")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "text|json")
+	fs.StringVar(&o.DataPath, "data-path", tunnel.DataPathReactor, "how plain TCP sessions move bytes: reactor (epoll loops, Linux) or goroutines (two per session); TLS sessions always use goroutines")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	return fs
 }
@@ -260,6 +262,9 @@ func (o *options) validate() error {
 	if _, err := parseLevel(o.LogLevel); err != nil {
 		return err
 	}
+	if o.DataPath != tunnel.DataPathReactor && o.DataPath != tunnel.DataPathGoroutines {
+		return fmt.Errorf("flag --data-path must be %s or %s, got %q", tunnel.DataPathReactor, tunnel.DataPathGoroutines, o.DataPath)
+	}
 	if o.LogFormat != "text" && o.LogFormat != "json" {
 		return fmt.Errorf("flag --log-format must be text or json, got %q", o.LogFormat)
 	}
@@ -310,6 +315,8 @@ func (o *options) tunnelConfig(log *slog.Logger) (tunnel.Config, error) {
 		DialTimeout:  o.DialTimeout,
 		ReadTimeout:  o.ReadTimeout,
 		PollInterval: o.PollInterval,
+
+		DataPath: o.DataPath,
 
 		LeaveReplicasToSentinel: !o.ReattachReplicas,
 		Logger:                  log,

@@ -27,6 +27,7 @@ func defaults(mut func(o *options)) *options {
 		ReattachReplicas: true,
 		LogLevel:         "info",
 		LogFormat:        "text",
+		DataPath:         "reactor",
 	}
 	if mut != nil {
 		mut(o)
@@ -90,6 +91,12 @@ func TestParseFlags(t *testing.T) {
 				o.MaxClients, o.FailoverHold, o.UpstreamTLS = 7, 4*time.Second, true
 			}),
 		},
+		"goroutine data path": {
+			reason: "--data-path goroutines, also from the environment, selects the goroutine pumps for A/B runs",
+			args:   base,
+			env:    map[string]string{"REDIS_HA_TUNNEL_DATA_PATH": "goroutines"},
+			want:   defaults(func(o *options) { o.DataPath = "goroutines" }),
+		},
 		"leave replicas to sentinel": {
 			reason: "--reattach-replicas=false, also from the environment, turns the early REPLICAOF off",
 			args:   base,
@@ -109,6 +116,7 @@ func TestParseFlags(t *testing.T) {
 		"bad master addr":   {reason: "host:port", args: []string{"--sentinels", "a:1", "--master", "m=6379"}, wantErr: "flag --master"},
 		"duplicate master":  {reason: "one listener per name", args: append(append([]string(nil), base...), "--master", "mymaster=:1"), wantErr: "given twice"},
 		"bad number":        {reason: "names flag", args: append(append([]string(nil), base...), "--max-clients", "many"), wantErr: "flag --max-clients"},
+		"bad data path":     {reason: "names the flag and the choices", args: append(append([]string(nil), base...), "--data-path", "epoll"), wantErr: "flag --data-path must be reactor or goroutines"},
 		"zero clients":      {reason: "positive", args: append(append([]string(nil), base...), "--max-clients", "0"), wantErr: "flag --max-clients must be > 0"},
 		"bad duration env":  {reason: "names flag and env", args: base, env: map[string]string{"REDIS_HA_TUNNEL_DRAIN_TIMEOUT": "soon"}, wantErr: "flag --drain-timeout: invalid value \"soon\" from REDIS_HA_TUNNEL_DRAIN_TIMEOUT"},
 		"negative hold":     {reason: "positive", args: append(append([]string(nil), base...), "--failover-hold", "-1s"), wantErr: "flag --failover-hold must be a positive duration"},
