@@ -159,26 +159,31 @@ func TestReactorFenceWithBytesInFlight(t *testing.T) {
 			}
 		}
 	}
-	// Drain what is in flight; parked must close meanwhile.
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		for {
-			select {
-			case <-parked:
-				readFor(50 * time.Millisecond) // the kernel buffers' last bytes
-				return
-			default:
-				readFor(20 * time.Millisecond)
+	// Let the server read what is in flight; parked must close meanwhile, once the
+	// pending bytes are written. No timing window decides what counts: at the park every
+	// client byte the tunnel read was written (nothing pending), so the server must get
+	// exactly that many bytes, however long the kernel buffers take to drain, and not one
+	// more until unfence.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case <-parked:
+		default:
+			if time.Now().After(deadline) {
+				t.Fatal("fence never parked after the server read the bytes in flight")
 			}
+			readFor(20 * time.Millisecond)
+			continue
 		}
-	}()
-	select {
-	case <-drained:
-	case <-time.After(10 * time.Second):
-		t.Fatal("fence never parked after the server read the bytes in flight")
+		break
 	}
-	atFence := len(got)
+	atFence := int(b.up.Load())
+	for len(got) < atFence && time.Now().Before(deadline) {
+		readFor(50 * time.Millisecond)
+	}
+	if len(got) != atFence {
+		t.Fatalf("the server got %d bytes by the park; the tunnel had read (and so written) %d", len(got), atFence)
+	}
 	readFor(200 * time.Millisecond)
 	if len(got) != atFence {
 		t.Fatalf("%d client bytes reached the server after the fence parked", len(got)-atFence)
