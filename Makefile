@@ -42,7 +42,8 @@ test-tunnel: ## tunnel + redisproc tests only (unit, fuzz seeds, integration wit
 fuzz-tunnel: ## fuzz every tunnel parser for FUZZTIME each (new crashers land in tunnel/testdata/fuzz)
 	@for f in $(TUNNEL_FUZZ); do $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./tunnel/ || exit 1; done
 
-# Benchmarks against real redis/sentinel/haproxy processes on loopback; not part of `make test`.
+# Benchmarks against real redis/sentinel/haproxy processes on loopback. The full runs are not
+# part of `make test`; a tiny run of both harnesses is (tunnel/bench TestHarnessRunsEndToEnd).
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
 BENCH_BIN := $(OUTPUT)/bench
