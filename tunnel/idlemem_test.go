@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis-ha/redis-ha/internal/procstat"
 	"github.com/redis-ha/redis-ha/internal/redisproc"
 	"github.com/redis-ha/redis-ha/internal/redisproc/redisproctest"
 )
@@ -129,25 +130,19 @@ func idleSnapshot(b *testing.B) idleFigures {
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	status, err := os.ReadFile("/proc/self/status")
+	rss, err := procstat.RSSBytes(os.Getpid())
 	if err != nil {
-		b.Skipf("no /proc/self/status: %v", err)
+		b.Skipf("no resident size from /proc: %v", err)
 	}
-	var rssKiB float64
-	for _, line := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			rssKiB, _ = strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-		}
-	}
-	fds, err := os.ReadDir("/proc/self/fd")
+	fds, err := procstat.OpenFDs(os.Getpid())
 	if err != nil {
 		b.Fatal(err)
 	}
 	return idleFigures{
-		rss:        rssKiB * 1024,
+		rss:        float64(rss),
 		stack:      float64(ms.StackInuse),
 		heap:       float64(ms.HeapInuse),
-		fds:        float64(len(fds)),
+		fds:        float64(fds),
 		goroutines: float64(runtime.NumGoroutine()),
 	}
 }

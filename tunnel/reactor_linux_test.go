@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis-ha/redis-ha/internal/procstat"
 )
 
 // newTestReactor starts a reactor with n loops, closed when the test ends.
@@ -359,11 +361,11 @@ func TestReactorManySessionsAcrossLoops(t *testing.T) {
 // countFDs is the number of open descriptors of this process.
 func countFDs(t *testing.T) int {
 	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
+	n, err := procstat.OpenFDs(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(entries)
+	return n
 }
 
 // After sessions end (client close, server close, close()) and the reactor stops, no

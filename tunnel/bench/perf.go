@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis-ha/redis-ha/internal/procstat"
 	"github.com/redis-ha/redis-ha/internal/redisproc"
 	"github.com/redis-ha/redis-ha/tunnel"
 )
@@ -231,13 +232,13 @@ func RunPerf(ctx context.Context, o PerfOptions) (*PerfReport, error) {
 					return rep, err
 				}
 				pid := env.pid[target]
-				cpuBefore, _ := ProcessCPU(pid)
+				cpuBefore, _ := procstat.CPUTime(pid)
 				rows, err := runRedisBenchmark(ctx, o, env.addr[target], mode)
 				if err != nil {
 					return rep, fmt.Errorf("round %d, %s, %s: %w", round+1, target, mode.Name, err)
 				}
 				var cpuPerRequest time.Duration
-				if cpuAfter, err := ProcessCPU(pid); err == nil && pid != 0 && len(rows) > 0 {
+				if cpuAfter, err := procstat.CPUTime(pid); err == nil && pid != 0 && len(rows) > 0 {
 					cpuPerRequest = (cpuAfter - cpuBefore) / time.Duration(mode.Requests*len(rows))
 				}
 				for _, r := range rows {
@@ -309,13 +310,13 @@ func runRedisBenchmark(ctx context.Context, o PerfOptions, addr string, mode Mod
 // closes them. Opening is bounded by 2 minutes.
 func MeasureIdle(ctx context.Context, addr string, pid, n int) IdleResult {
 	res := IdleResult{Clients: 0}
-	before, err := RSSBytes(pid)
+	before, err := procstat.RSSBytes(pid)
 	if err != nil {
 		res.Err = err.Error()
 		return res
 	}
 	res.RSSBefore = before
-	res.FDsBefore = countFDs(pid)
+	res.FDsBefore = openFDs(pid)
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	conns := make([]net.Conn, n)
@@ -358,23 +359,23 @@ func MeasureIdle(ctx context.Context, addr string, pid, n int) IdleResult {
 	}
 	// Let the proxy settle (goroutine stacks grown, buffers allocated) before reading.
 	time.Sleep(time.Second)
-	after, err := RSSBytes(pid)
+	after, err := procstat.RSSBytes(pid)
 	if err != nil {
 		res.Err = err.Error()
 		return res
 	}
 	res.RSSAfter = after
-	res.FDsAfter = countFDs(pid)
+	res.FDsAfter = openFDs(pid)
 	return res
 }
 
-// countFDs is the number of open descriptors of pid (-1 if unreadable).
-func countFDs(pid int) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+// openFDs is the number of open descriptors of pid (-1 if unreadable).
+func openFDs(pid int) int {
+	n, err := procstat.OpenFDs(pid)
 	if err != nil {
 		return -1
 	}
-	return len(ents)
+	return n
 }
 
 func openIdle(ctx context.Context, addr string) (net.Conn, error) {

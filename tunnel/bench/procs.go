@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -257,70 +256,6 @@ func expectRole(ctx context.Context, addr, want string) error {
 		return fmt.Errorf("ROLE says %q, want %q", role, want)
 	}
 	return nil
-}
-
-// ProcessCPU is the user+system CPU time pid used so far, from /proc/<pid>/stat (in
-// clock ticks of 10 ms, USER_HZ on Linux). pid 0 is an error.
-func ProcessCPU(pid int) (time.Duration, error) {
-	if pid <= 0 {
-		return 0, fmt.Errorf("no process")
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseProcStatCPU(string(b))
-}
-
-// parseProcStatCPU reads utime+stime (fields 14 and 15) of a /proc/<pid>/stat line. The
-// command name (field 2) may hold spaces and parentheses, so fields count from its last ")".
-func parseProcStatCPU(stat string) (time.Duration, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("unreadable /proc stat line %q", stat)
-	}
-	f := strings.Fields(stat[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("short /proc stat line %q", stat)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("unreadable utime/stime in /proc stat line %q", stat)
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
-}
-
-// RSSBytes reads VmRSS of pid from /proc/<pid>/status.
-func RSSBytes(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read RSS of pid %d: %w", pid, err)
-	}
-	defer f.Close()
-	return parseVmRSS(f)
-}
-
-func parseVmRSS(r interface{ Read([]byte) (int, error) }) (int64, error) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			fields := strings.Fields(rest)
-			if len(fields) != 2 || fields[1] != "kB" {
-				return 0, fmt.Errorf("unexpected VmRSS line %q", line)
-			}
-			kb, err := strconv.ParseInt(fields[0], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("VmRSS line %q: %w", line, err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, errors.New("no VmRSS line in status")
 }
 
 // freeAddr returns a free loopback host:port.
