@@ -31,7 +31,6 @@ type demoApp struct {
 	proc *child
 
 	mu       sync.Mutex
-	last     appEvent   // newest progress, verify or summary line
 	resumed  []appEvent // every "resumed" line: writes came back after a gap
 	verifies chan appEvent
 	summary  chan appEvent
@@ -58,15 +57,12 @@ func (a *demoApp) onLine(line string) {
 	defer a.mu.Unlock()
 	switch e.Event {
 	case "progress":
-		a.last = e
 		if a.progress != nil {
 			a.progress(e)
 		}
 	case "verify":
-		a.last = e
 		a.verifies <- e
 	case "summary":
-		a.last = e
 		a.summary <- e
 	case "resumed":
 		a.resumed = append(a.resumed, e)
@@ -116,10 +112,4 @@ func (a *demoApp) firstResumedAfter(t time.Time) (appEvent, bool) {
 		}
 	}
 	return appEvent{}, false
-}
-
-func (a *demoApp) latest() appEvent {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.last
 }

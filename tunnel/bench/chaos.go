@@ -196,9 +196,7 @@ func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 	kinds := slices.Repeat([]string{EventFailover}, o.Graceful)
 	kinds = append(kinds, slices.Repeat([]string{EventKill}, o.Kills)...)
 	for i, kind := range kinds {
-		select {
-		case <-time.After(o.Settle):
-		case <-ctx.Done():
+		if pause(ctx, o.Settle); ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		r := Round{Index: i + 1, Kind: kind}
@@ -211,10 +209,7 @@ func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 		}
 		rep.Rounds = append(rep.Rounds, r)
 	}
-	select {
-	case <-time.After(o.Settle):
-	case <-ctx.Done():
-	}
+	pause(ctx, o.Settle)
 	stopWriters()
 	ww.Wait()
 	end := since()
@@ -396,10 +391,7 @@ func watchSwitchMaster(ctx context.Context, addr string, report func(msg string)
 	for ctx.Err() == nil {
 		c, err := redis.DialContext(ctx, "tcp", addr, redis.DialConnectTimeout(time.Second))
 		if err != nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
+			pause(ctx, 100*time.Millisecond)
 			continue
 		}
 		psc := redis.PubSubConn{Conn: c}
@@ -472,6 +464,7 @@ func (w *pathWriter) run(ctx context.Context, since func() time.Duration) {
 	}
 }
 
+// pause waits d or until ctx ends.
 func pause(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():

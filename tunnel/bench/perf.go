@@ -206,7 +206,7 @@ func RunPerf(ctx context.Context, o PerfOptions) (*PerfReport, error) {
 		return nil, err
 	}
 	defer env.close()
-	rep.Targets = env.targetNames()
+	rep.Targets = env.order
 
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)
@@ -238,7 +238,7 @@ func RunPerf(ctx context.Context, o PerfOptions) (*PerfReport, error) {
 					return rep, fmt.Errorf("round %d, %s, %s: %w", round+1, target, mode.Name, err)
 				}
 				var cpuPerRequest time.Duration
-				if cpuAfter, err := procstat.CPUTime(pid); err == nil && pid != 0 && len(rows) > 0 {
+				if cpuAfter, err := procstat.CPUTime(pid); err == nil && len(rows) > 0 {
 					cpuPerRequest = (cpuAfter - cpuBefore) / time.Duration(mode.Requests*len(rows))
 				}
 				for _, r := range rows {
@@ -253,15 +253,13 @@ func RunPerf(ctx context.Context, o PerfOptions) (*PerfReport, error) {
 		pprof.StopCPUProfile()
 	}
 	if o.IdleClients > 0 {
-		procs := []struct {
+		type target struct {
 			name string
 			proc *Proc
-		}{{TargetTunnel, env.tunnel}, {TargetHAProxy, env.haproxy}}
+		}
+		procs := []target{{TargetTunnel, env.tunnel}, {TargetHAProxy, env.haproxy}}
 		for _, f := range env.fwds {
-			procs = append(procs, struct {
-				name string
-				proc *Proc
-			}{f.Name, f})
+			procs = append(procs, target{f.Name, f})
 		}
 		for _, t := range procs {
 			fmt.Fprintf(o.Progress, "opening %d idle clients through %s\n", o.IdleClients, t.name)
@@ -425,7 +423,8 @@ type env struct {
 	fwds    []*Proc
 	addr    map[string]string
 	// pid is the process of each proxy target (this process for the in-process tunnel).
-	pid   map[string]int
+	pid map[string]int
+	// order lists the targets as they were started (the report's column order).
 	order []string
 }
 
@@ -439,8 +438,6 @@ type envOptions struct {
 	progress        io.Writer
 	logger          *slog.Logger
 }
-
-func (e *env) targetNames() []string { return e.order }
 
 func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	e := &env{addr: map[string]string{}, pid: map[string]int{}}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+
+	"github.com/redis-ha/redis-ha/internal/redisproc"
 )
 
 // RaiseFileLimit raises RLIMIT_NOFILE of this process towards n and returns the soft
@@ -260,10 +262,9 @@ func expectRole(ctx context.Context, addr, want string) error {
 
 // freeAddr returns a free loopback host:port.
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := redisproc.FreePort("127.0.0.1")
 	if err != nil {
-		return "", fmt.Errorf("find free port: %w", err)
+		return "", err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), nil
 }
