@@ -113,24 +113,11 @@ build_crossplane_core() {
   # binary comes from the tooling build.
   GOFLAGS= $GO mod download "github.com/crossplane/crossplane/v2@$CROSSPLANE_VERSION"
   [ -x "$out" ] && return 0
+  # One recipe for the core binary: hack/tools.sh (make tools) builds it into our cache.
   local hack
   hack=$(cd "$(dirname "$0")/.." && pwd)/hack/tools.sh
-  if [ -x "$hack" ]; then
-    REDIS_HA_CACHE=$CACHE "$hack" crossplane-core >/dev/null
-    [ -x "$out" ] && return 0
-    log "hack/tools.sh crossplane-core did not produce $out; building it here"
-  fi
-  local dir=$SRC/crossplane-core-$CROSSPLANE_VERSION
-  wrapper "$dir" redis-ha-e2e/crossplane-core
-  (
-    cd "$dir"
-    # v2.4.0 asks for an apis/v2 pseudo-version the proxy refuses; the tagged one matches.
-    $GO mod edit -replace "github.com/crossplane/crossplane/apis/v2=github.com/crossplane/crossplane/apis/v2@$CROSSPLANE_VERSION"
-    $GO mod edit -require "github.com/crossplane/crossplane/v2@$CROSSPLANE_VERSION"
-    $GO build -trimpath -ldflags "-s -w -X github.com/crossplane/crossplane-runtime/v2/pkg/version.version=$CROSSPLANE_VERSION" \
-      -o "$out.tmp" github.com/crossplane/crossplane/v2/cmd/crossplane
-    mv "$out.tmp" "$out"
-  )
+  REDIS_HA_CACHE=$CACHE CACHE_BIN=$BIN CROSSPLANE_CORE_VERSION=$CROSSPLANE_VERSION "$hack" crossplane-core >/dev/null
+  [ -x "$out" ] || { log "hack/tools.sh crossplane-core did not produce $out"; return 1; }
 }
 
 print_env() {
