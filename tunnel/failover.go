@@ -105,11 +105,6 @@ func newFailoverMachine(name string, hold time.Duration) *failoverMachine {
 	}
 }
 
-// usable reports whether new connections may go to the target right now.
-func (m *failoverMachine) usable() bool {
-	return m.target != "" && !m.fenced && !m.targetDown && !m.targetDemoted
-}
-
 // ready is the /readyz condition: a master was verified and at least one Sentinel
 // answers. A fence or an unreachable master does not make the tunnel unready: it holds
 // new connections itself for --failover-hold, whereas an unready pod would be dropped

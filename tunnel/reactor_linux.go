@@ -333,11 +333,8 @@ func (s *session) startReactor(onDone func()) bool {
 		return true
 	}
 	s.rc = rc
-	if s.fenced && !s.parkSignaled {
-		// Nothing was read from the client yet.
-		s.parkSignaled = true
-		close(s.parked)
-	}
+	// Nothing was read from the client yet.
+	s.signalParkedLocked()
 	s.mu.Unlock()
 	return true
 }
@@ -422,10 +419,7 @@ func (rc *reactorConn) signalParked() {
 	}
 	s := rc.s
 	s.mu.Lock()
-	if s.fenced && !s.parkSignaled {
-		s.parkSignaled = true
-		close(s.parked)
-	}
+	s.signalParkedLocked()
 	s.mu.Unlock()
 }
 
@@ -618,10 +612,7 @@ func (rc *reactorConn) end(serverEOF bool) {
 	s := rc.s
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.mu.Lock()
-	if s.fenced && !s.parkSignaled {
-		s.parkSignaled = true
-		close(s.parked)
-	}
+	s.signalParkedLocked()
 	s.mu.Unlock()
 	rc.onDone()
 }

@@ -201,11 +201,7 @@ func (s *sentinelSubscriber) run(ctx context.Context) {
 			backoff = 50 * time.Millisecond
 		}
 		s.log.Warn("sentinel subscription lost, reconnecting", "sentinel", s.addr, "err", err, "backoff", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
+		sleepCtx(ctx, backoff)
 		backoff = min(backoff*2, 5*time.Second)
 	}
 }

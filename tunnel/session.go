@@ -22,7 +22,6 @@ type session struct {
 	client   net.Conn
 	server   net.Conn
 	upstream string
-	started  time.Time
 
 	mu           sync.Mutex
 	fenced       bool
@@ -51,7 +50,6 @@ func newSession(client, server net.Conn, upstream string, bufs *sync.Pool, onByt
 		client:   client,
 		server:   server,
 		upstream: upstream,
-		started:  time.Now(),
 		closed:   make(chan struct{}),
 		onBytes:  onBytes,
 	}
@@ -70,8 +68,7 @@ func (s *session) fence() <-chan struct{} {
 		select {
 		case <-s.closed:
 			// Ended: nothing can reach the server any more.
-			s.parkSignaled = true
-			close(s.parked)
+			s.signalParkedLocked()
 			return s.parked
 		default:
 		}
@@ -83,6 +80,15 @@ func (s *session) fence() <-chan struct{} {
 		// A reactor session not started yet reads the fence when its loop adds it.
 	}
 	return s.parked
+}
+
+// signalParkedLocked closes the current fence's parked channel, once: nothing more from
+// the client can reach the server. s.mu must be held; without a fence it does nothing.
+func (s *session) signalParkedLocked() {
+	if s.fenced && !s.parkSignaled {
+		s.parkSignaled = true
+		close(s.parked)
+	}
 }
 
 // unfence resumes forwarding; no byte was lost, they waited in the client socket.
@@ -192,10 +198,7 @@ func (s *session) pumpClientToServer() {
 			continue
 		}
 		resume := s.resume
-		if !s.parkSignaled {
-			s.parkSignaled = true
-			close(s.parked)
-		}
+		s.signalParkedLocked()
 		s.mu.Unlock()
 		select {
 		case <-resume:

@@ -262,11 +262,7 @@ func (w *masterWatcher) watchCandidate(ctx context.Context, addr string) {
 	for ctx.Err() == nil {
 		c, err := w.dialer.redis(ctx, addr, 200*time.Millisecond)
 		if err != nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
+			sleepCtx(ctx, 5*time.Millisecond)
 			continue
 		}
 		for ctx.Err() == nil {
@@ -280,10 +276,7 @@ func (w *masterWatcher) watchCandidate(ctx context.Context, addr string) {
 				w.send(ctx, watcherMsg{kind: msgRole, addr: addr, role: ri})
 				return
 			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(candidatePollInterval):
-			}
+			sleepCtx(ctx, candidatePollInterval)
 		}
 		c.Close()
 	}
