@@ -55,8 +55,7 @@ type options struct {
 
 // endpointList is a repeatable NAME=LISTEN_ADDR flag.
 type endpointList struct {
-	flag string
-	eps  *[]tunnel.Endpoint
+	eps *[]tunnel.Endpoint
 }
 
 func (l endpointList) String() string {
@@ -123,8 +122,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("redis-ha-tunnel", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Var(stringList{&o.Sentinels}, "sentinels", "comma-separated Sentinel host:port list (required; hostnames re-resolved on each dial)")
-	fs.Var(endpointList{"master", &o.Masters}, "master", "NAME=LISTEN_ADDR read-write listener per Sentinel master name (repeatable, required)")
-	fs.Var(endpointList{"replicas", &o.Replicas}, "replicas", "NAME=LISTEN_ADDR read-only listener over healthy replicas (repeatable)")
+	fs.Var(endpointList{&o.Masters}, "master", "NAME=LISTEN_ADDR read-write listener per Sentinel master name (repeatable, required)")
+	fs.Var(endpointList{&o.Replicas}, "replicas", "NAME=LISTEN_ADDR read-only listener over healthy replicas (repeatable)")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", ":8080", "address serving /metrics, /healthz, /readyz")
 	fs.StringVar(&o.SentinelUsername, "sentinel-username", "", "username for Sentinel control connections")
 	fs.StringVar(&o.SentinelPasswordFile, "sentinel-password-file", "", "file holding the Sentinel password (else env "+envPrefix+"SENTINEL_PASSWORD)")
@@ -367,6 +366,3 @@ func loadPool(file, flagName string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
-
-// errHelp is flag.ErrHelp, returned for --help / -h.
-func errHelp() error { return flag.ErrHelp }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -153,7 +154,7 @@ func TestParseFlags(t *testing.T) {
 }
 
 func TestParseFlagsHelp(t *testing.T) {
-	if _, err := parseFlags([]string{"--help"}, func(string) string { return "" }, os.ReadFile); !errors.Is(err, errHelp()) {
+	if _, err := parseFlags([]string{"--help"}, func(string) string { return "" }, os.ReadFile); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: err = %v, want flag.ErrHelp", err)
 	}
 }
