@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
 
 	"github.com/crossplane/function-sdk-go/errors"
 	"github.com/crossplane/function-sdk-go/logging"
@@ -270,7 +271,7 @@ func writeComposite(dxr *resource.Composite, xr *unstructured.Unstructured, in *
 	if ns := xr.GetNamespace(); ns != "" {
 		dxr.Resource.SetNamespace(ns)
 	}
-	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ptrTo(composeStatus(in, counts)))
+	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ptr.To(composeStatus(in, counts)))
 	if err != nil {
 		return errors.Wrap(err, "cannot convert status")
 	}
@@ -308,5 +309,3 @@ func writeComposite(dxr *resource.Composite, xr *unstructured.Unstructured, in *
 	}
 	return nil
 }
-
-func ptrTo[T any](v T) *T { return &v }

@@ -21,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/redis-ha/redis-ha/apis/v1alpha1"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden/*.yaml from the current output")
@@ -76,7 +78,7 @@ func claimToXR(claim *unstructured.Unstructured) *unstructured.Unstructured {
 	xr.SetKind("XRedisHA")
 	xr.SetName(claim.GetName() + "-x7k2p")
 	xr.SetNamespace("")
-	xr.SetLabels(map[string]string{labelClaimName: claim.GetName(), labelClaimNamespace: claim.GetNamespace()})
+	xr.SetLabels(map[string]string{v1alpha1.LabelClaimName: claim.GetName(), v1alpha1.LabelClaimNamespace: claim.GetNamespace()})
 	return xr
 }
 

@@ -64,12 +64,6 @@ const (
 	annotationAuthChecksum   = "redisha.io/auth-checksum"
 )
 
-// Crossplane labels on a legacy XR that tell which claim it belongs to.
-const (
-	labelClaimName      = "crossplane.io/claim-name"
-	labelClaimNamespace = "crossplane.io/claim-namespace"
-)
-
 // Composition resource names: the stable keys under which each composed object appears in
 // the desired state. Renaming one makes Crossplane delete and recreate the object, so they
 // never change.
@@ -144,10 +138,10 @@ func identityOf(xr *unstructured.Unstructured) (name, namespace string, legacy b
 	}
 	labels := xr.GetLabels()
 	name = xr.GetName()
-	if claim := labels[labelClaimName]; claim != "" {
+	if claim := labels[v1alpha1.LabelClaimName]; claim != "" {
 		name = claim
 	}
-	return name, labels[labelClaimNamespace], true
+	return name, labels[v1alpha1.LabelClaimNamespace], true
 }
 
 // labels returns the full label set of one component's objects.

@@ -197,5 +197,5 @@ func podAnnotations(configSum string, c credentials, observedAuthSum string) map
 	return a
 }
 
-// portIntOrString is a Service targetPort by container port name.
+// portName is a Service targetPort by container port name.
 func portName(name string) intstr.IntOrString { return intstr.FromString(name) }

@@ -32,7 +32,7 @@ func validate(in *instance) field.ErrorList {
 
 	name := field.NewPath("metadata", "name")
 	if in.legacy && in.namespace == "" {
-		errs = append(errs, field.Required(field.NewPath("metadata", "labels").Key(labelClaimNamespace),
+		errs = append(errs, field.Required(field.NewPath("metadata", "labels").Key(v1alpha1.LabelClaimNamespace),
 			"an XRedisHA composes into the namespace of its claim: create it through a RedisHAClaim, or use the namespaced RedisHA"))
 	}
 	if len(in.name) > maxInstanceNameLength {

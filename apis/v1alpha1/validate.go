@@ -20,10 +20,10 @@ const (
 )
 
 // Validate checks a spec the way the XRD schema does on create (enums, bounds, patterns and
-// the CEL rules; not the update-only immutability rules), with the same messages. The function
-// runs it after Default so input that bypassed the API server (crossplane render, or an XRD
-// older than the function) fails with a message naming the field and the fix instead of
-// composing something broken. TestValidateAgreesWithSchema keeps both in step.
+// the CEL rules; not the update-only immutability rules), with the same messages.
+// TestValidateAgreesWithSchema keeps both in step, so it is an executable statement of the
+// schema. The function does not call it yet: function/validate.go has its own checks for what
+// the schema cannot express and repeats some schema rules with its own messages.
 func (s *RedisHASpec) Validate() error {
 	var errs field.ErrorList
 	spec := field.NewPath("spec")

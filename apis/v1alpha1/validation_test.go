@@ -392,9 +392,8 @@ func TestValidationRulesOnUpdate(t *testing.T) {
 	}
 }
 
-// TestValidateAgreesWithSchema proves the Go Validate (used by the function on input that
-// never met the API server) rejects exactly what the schema rejects, at the same fields, and
-// repeats every CEL rule's message word for word.
+// TestValidateAgreesWithSchema proves the Go Validate rejects exactly what the schema
+// rejects, at the same fields, and repeats every CEL rule's message word for word.
 func TestValidateAgreesWithSchema(t *testing.T) {
 	v := loadValidators(t)[v1alpha1.RedisHAKind]
 	for name, tc := range createCases() {
