@@ -188,6 +188,8 @@ type Tunnel struct {
 	copyBuffers *sync.Pool
 	// reactor runs the epoll loops of the reactor data path (nil: goroutine pumps).
 	reactor *reactor
+	// upstreamAddrs resolves upstream addresses for the reactor's own dials.
+	upstreamAddrs *upstreamAddrs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -204,12 +206,18 @@ type Tunnel struct {
 	started  atomic.Bool
 }
 
+// listener is one bound listen address. Its connections are accepted either by an
+// accept goroutine (ln) or, on the reactor data path without TLS, by the loops (rl).
 type listener struct {
+	t        *Tunnel
 	name     string
 	kind     string // "master" or "replicas"
+	addr     net.Addr
 	ln       net.Listener
+	rl       *reactorListener
 	master   *masterEndpoint
 	replicas *replicaEndpoint
+	stopOnce sync.Once
 
 	// Metric children resolved once: label lookups stay off the per-connection path.
 	sessionsOpen  prometheus.Gauge
@@ -217,6 +225,18 @@ type listener struct {
 	held          prometheus.Observer
 	bytesUp       prometheus.Counter
 	bytesDown     prometheus.Counter
+}
+
+// newListener wraps a bound listener of a master name's "master" or "replicas" endpoint.
+func (t *Tunnel) newListener(name, kind string, ln net.Listener) *listener {
+	return &listener{
+		t: t, name: name, kind: kind, addr: ln.Addr(), ln: ln, master: t.masters[name], replicas: t.replicas[name],
+		sessionsOpen:  t.metrics.sessionsOpen.WithLabelValues(name, kind),
+		sessionsTotal: t.metrics.sessionsTotal.WithLabelValues(name, kind),
+		held:          t.metrics.held.WithLabelValues(name),
+		bytesUp:       t.metrics.bytes.WithLabelValues(name, "up"),
+		bytesDown:     t.metrics.bytes.WithLabelValues(name, "down"),
+	}
 }
 
 // New validates cfg and builds a Tunnel. Nothing listens until Start.
@@ -258,8 +278,10 @@ func New(cfg Config) (*Tunnel, error) {
 	return t, nil
 }
 
-// clientKeepAlive probes an idle client after 30 s, then every 10 s, 3 times.
-var clientKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
+// tcpKeepAlive probes an idle peer of the data path (a client, or the Redis a session
+// goes to) after 30 s, then every 10 s, 3 times: a vanished peer ends its session within
+// a minute.
+var tcpKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
 
 // Start binds every listener, then starts the Sentinel subscribers, the watchers and the
 // accept loops. It returns once the listeners are bound; ctx only bounds binding. If a
@@ -270,20 +292,13 @@ func (t *Tunnel) Start(ctx context.Context) error {
 	}
 	// Accept sets TCP_NODELAY and this keepalive (finds clients that vanished) on every
 	// client connection; setting it again per connection would cost 4 more syscalls.
-	lc := net.ListenConfig{KeepAliveConfig: clientKeepAlive}
+	lc := net.ListenConfig{KeepAliveConfig: tcpKeepAlive}
 	bind := func(name, kind, addr string) error {
 		ln, err := lc.Listen(ctx, "tcp", addr)
 		if err != nil {
 			return fmt.Errorf("tunnel: listen for %s %s on %s: %w", kind, name, addr, err)
 		}
-		t.listeners = append(t.listeners, &listener{
-			name: name, kind: kind, ln: ln, master: t.masters[name], replicas: t.replicas[name],
-			sessionsOpen:  t.metrics.sessionsOpen.WithLabelValues(name, kind),
-			sessionsTotal: t.metrics.sessionsTotal.WithLabelValues(name, kind),
-			held:          t.metrics.held.WithLabelValues(name),
-			bytesUp:       t.metrics.bytes.WithLabelValues(name, "up"),
-			bytesDown:     t.metrics.bytes.WithLabelValues(name, "down"),
-		})
+		t.listeners = append(t.listeners, t.newListener(name, kind, ln))
 		return nil
 	}
 	for _, e := range t.cfg.Masters {
@@ -302,17 +317,17 @@ func (t *Tunnel) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.upstreamAddrs = newUpstreamAddrs(t.ctx, t.cfg.DialTimeout)
 	if t.cfg.DataPath == DataPathReactor {
-		r, err := newReactor(reactorLoops(), t.copyBuffers)
-		if err != nil {
+		if err := t.startReactor(); err != nil {
+			t.cancel()
 			t.closeListeners()
 			t.listeners = nil
 			t.started.Store(false)
 			return fmt.Errorf("tunnel: start the reactor data path: %w", err)
 		}
-		t.reactor = r
 	}
-	t.ctx, t.cancel = context.WithCancel(context.Background())
 	for _, w := range t.watchers {
 		t.wg.Add(1)
 		go func() {
@@ -347,12 +362,43 @@ func (t *Tunnel) Start(ctx context.Context) error {
 		}()
 	}
 	for _, l := range t.listeners {
-		t.log.Info("listening", "name", l.name, "kind", l.kind, "addr", l.ln.Addr().String())
+		t.log.Info("listening", "name", l.name, "kind", l.kind, "addr", l.addr.String(), "accept", map[bool]string{true: "reactor", false: "goroutine"}[l.rl != nil])
+		if l.rl != nil {
+			continue
+		}
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
 			t.acceptLoop(l)
 		}()
+	}
+	return nil
+}
+
+// startReactor starts the epoll loops and hands them the listeners they can serve
+// alone: plain TCP on both sides (TLS handshakes run on goroutines).
+func (t *Tunnel) startReactor() error {
+	r, err := newReactor(reactorLoops(), t.copyBuffers)
+	if err != nil {
+		return err
+	}
+	t.reactor = r
+	if t.cfg.ClientTLS != nil || t.cfg.UpstreamTLS != nil {
+		return nil
+	}
+	for _, l := range t.listeners {
+		if err := t.listenReactor(l, l.ln); err != nil {
+			for _, l := range t.listeners {
+				if l.rl != nil {
+					r.unlisten(l.rl)
+					l.rl = nil
+				}
+			}
+			r.close()
+			t.reactor = nil
+			return err
+		}
+		l.ln = nil
 	}
 	return nil
 }
@@ -366,7 +412,7 @@ func (t *Tunnel) ReplicaAddr(name string) net.Addr { return t.listenerAddr(name,
 func (t *Tunnel) listenerAddr(name, kind string) net.Addr {
 	for _, l := range t.listeners {
 		if l.name == name && l.kind == kind {
-			return l.ln.Addr()
+			return l.addr
 		}
 	}
 	return nil
@@ -419,13 +465,9 @@ func (t *Tunnel) acceptLoop(l *listener) {
 			continue
 		}
 		t.sessWG.Add(1)
-		release := func() {
-			t.limiter.release()
-			t.sessWG.Done()
-		}
 		go func() {
-			if !t.serve(l, c, release) {
-				release()
+			if !t.serve(l, c, t.releaseClient) {
+				t.releaseClient()
 			}
 		}()
 	}
@@ -451,14 +493,7 @@ func (t *Tunnel) serve(l *listener, raw net.Conn, release func()) bool {
 	start := time.Now()
 	deadline := start.Add(t.cfg.FailoverHold)
 	for {
-		var addr string
-		var writeGated bool
-		var changed <-chan struct{}
-		if l.kind == "replicas" {
-			addr, changed = l.replicas.pick()
-		} else {
-			addr, writeGated, changed = l.master.route()
-		}
+		addr, writeGated, changed := l.route()
 		expired := !time.Now().Before(deadline)
 		// A just-promoted master that still refuses writes is worth waiting for while the
 		// hold lasts (a pause instead of -NOREPLICAS errors); once the hold is up, reads
@@ -524,46 +559,97 @@ func (t *Tunnel) connect(l *listener, client net.Conn, addr string) (*session, e
 		}
 		return nil, err
 	}
-	s := newSession(client, server, addr, t.copyBuffers, func(u, d int64) {
-		if u > 0 {
-			l.bytesUp.Add(float64(u))
-		}
-		if d > 0 {
-			l.bytesDown.Add(float64(d))
-		}
-	})
+	s := newSession(client, server, addr, t.copyBuffers, l.countBytes)
 	s.reactor = t.reactor
-	attached := false
-	if l.kind == "master" {
-		attached = l.master.attach(s)
-	} else {
-		attached = l.replicas.attach(s)
-	}
-	if !attached {
+	if !l.attach(s) {
 		_ = server.Close()
 		return nil, fmt.Errorf("route moved away from %s while dialing", addr)
 	}
 	return s, nil
 }
 
+// upstreamDialFailed records a failed dial of the reactor: the watcher hears of it (a
+// master that refuses connections is checked at once) and a resolved name is looked up
+// again.
+func (t *Tunnel) upstreamDialFailed(l *listener, addr string, err error) {
+	t.log.Debug("upstream not usable, retrying", "name", l.name, "addr", addr, "err", err)
+	if l.kind == "master" {
+		l.master.reportDialFailure(addr)
+	}
+	t.upstreamAddrs.forget(addr)
+}
+
 // bridge starts the session; when it ends it is detached and release is called.
 func (t *Tunnel) bridge(l *listener, s *session, release func()) {
 	l.sessionsOpen.Inc()
 	l.sessionsTotal.Inc()
-	s.start(func() {
-		l.sessionsOpen.Dec()
-		if l.kind == "master" {
-			l.master.detach(s)
-		} else {
-			l.replicas.detach(s)
-		}
-		release()
-	})
+	s.start(t.sessionDone(l, s, release))
 }
 
+// sessionDone is what runs when a bridged session ends.
+func (t *Tunnel) sessionDone(l *listener, s *session, release func()) func() {
+	return func() {
+		l.sessionsOpen.Dec()
+		l.detach(s)
+		release()
+	}
+}
+
+// releaseClient frees what an accepted client held: its --max-clients slot and its
+// place among the sessions Shutdown waits for.
+func (t *Tunnel) releaseClient() {
+	t.limiter.release()
+	t.sessWG.Done()
+}
+
+// route is where a new session of this listener may go now (see masterEndpoint.route).
+func (l *listener) route() (addr string, writeGated bool, changed <-chan struct{}) {
+	if l.kind == "replicas" {
+		addr, changed = l.replicas.pick()
+		return addr, false, changed
+	}
+	return l.master.route()
+}
+
+// attach registers a dialed session with the listener's endpoint.
+func (l *listener) attach(s *session) bool {
+	if l.kind == "master" {
+		return l.master.attach(s)
+	}
+	return l.replicas.attach(s)
+}
+
+// detach forgets an ended session.
+func (l *listener) detach(s *session) {
+	if l.kind == "master" {
+		l.master.detach(s)
+	} else {
+		l.replicas.detach(s)
+	}
+}
+
+// countBytes adds forwarded bytes to the listener's byte counters.
+func (l *listener) countBytes(up, down int64) {
+	if up > 0 {
+		l.bytesUp.Add(float64(up))
+	}
+	if down > 0 {
+		l.bytesDown.Add(float64(down))
+	}
+}
+
+// closeListeners stops accepting on every listener; a listener of the loops is closed
+// once every loop let go of it.
 func (t *Tunnel) closeListeners() {
 	for _, l := range t.listeners {
-		_ = l.ln.Close()
+		l.stopOnce.Do(func() {
+			if l.ln != nil {
+				_ = l.ln.Close()
+			}
+			if l.rl != nil {
+				t.reactor.unlisten(l.rl)
+			}
+		})
 	}
 }
 
@@ -609,6 +695,9 @@ func (t *Tunnel) Close() error {
 	}
 	t.closeListeners()
 	t.cancel()
+	if t.reactor != nil {
+		t.reactor.abortDials()
+	}
 	for _, ep := range t.masters {
 		for _, s := range ep.allSessions() {
 			s.close()

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -69,11 +71,19 @@ const (
 	cmdRefresh reactorCmdKind = iota
 	// cmdClose ends the session.
 	cmdClose
+	// cmdRemoveListener takes a listener out of the loop, then closes ack.
+	cmdRemoveListener
+	// cmdResumeListener re-adds a listener paused after an accept error.
+	cmdResumeListener
+	// cmdAbortDials fails every upstream connect in flight (the tunnel is closing).
+	cmdAbortDials
 )
 
 type reactorCmd struct {
 	kind reactorCmdKind
 	rc   *reactorConn
+	ll   *loopListener
+	ack  chan struct{}
 }
 
 // reactorLoop owns an epoll instance and the sessions registered on it. Only its own
@@ -90,9 +100,16 @@ type reactorLoop struct {
 	mu sync.Mutex
 	// conns maps both descriptors of every registered session to it (guarded by mu:
 	// the starting goroutine registers sessions itself, sparing a wakeup per connection).
-	conns   map[int32]*reactorConn
-	queue   []reactorCmd
-	stopped bool
+	conns map[int32]*reactorConn
+	// listeners maps the listening sockets in the epoll set (guarded by mu).
+	listeners map[int32]*loopListener
+	queue     []reactorCmd
+	stopped   bool
+
+	// dialing lists the sessions whose upstream connect is in flight; nextSweep is when
+	// their deadlines are checked next (loop goroutine only).
+	dialing   []*reactorConn
+	nextSweep time.Time
 }
 
 func newReactorLoop(bufs *sync.Pool) (*reactorLoop, error) {
@@ -112,21 +129,27 @@ func newReactorLoop(bufs *sync.Pool) (*reactorLoop, error) {
 	}
 	return &reactorLoop{
 		epfd: epfd, wakefd: wakefd, bufs: bufs,
-		scratch: make([]byte, copyBufferSize),
-		conns:   map[int32]*reactorConn{},
+		scratch:   make([]byte, copyBufferSize),
+		conns:     map[int32]*reactorConn{},
+		listeners: map[int32]*loopListener{},
 	}, nil
 }
 
 // post queues a command for the loop and wakes it. It reports false once the loop
 // stopped; then the caller cleans up itself.
 func (l *reactorLoop) post(kind reactorCmdKind, rc *reactorConn) bool {
+	return l.postCmd(reactorCmd{kind: kind, rc: rc})
+}
+
+// postCmd is post for any command.
+func (l *reactorLoop) postCmd(c reactorCmd) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
 		return false
 	}
 	wake := len(l.queue) == 0
-	l.queue = append(l.queue, reactorCmd{kind, rc})
+	l.queue = append(l.queue, c)
 	if wake {
 		// The loop reads the eventfd before taking the queue, so a command appended to
 		// an empty queue always finds the loop awake or about to wake.
@@ -157,12 +180,17 @@ func (l *reactorLoop) run() {
 	var spare []reactorCmd
 	var batches uint
 	ready := make([]*reactorConn, len(events))
+	readyListeners := make([]*loopListener, len(events))
 	for {
 		// A non-blocking look first: under load events are usually ready, and a
 		// blocking syscall makes the runtime hand this goroutine's P away.
 		n, err := pollNow(l.epfd, events)
 		if err == nil && n == 0 {
-			n, err = unix.EpollWait(l.epfd, events, -1)
+			timeout := -1
+			if len(l.dialing) > 0 {
+				timeout = int(dialSweepInterval / time.Millisecond)
+			}
+			n, err = unix.EpollWait(l.epfd, events, timeout)
 		}
 		if err != nil {
 			if err == unix.EINTR {
@@ -180,7 +208,9 @@ func (l *reactorLoop) run() {
 		woken := false
 		l.mu.Lock()
 		for i := range n {
-			ready[i] = l.conns[events[i].Fd]
+			if ready[i] = l.conns[events[i].Fd]; ready[i] == nil {
+				readyListeners[i] = l.listeners[events[i].Fd]
+			}
 		}
 		l.mu.Unlock()
 		for i := range n {
@@ -191,13 +221,28 @@ func (l *reactorLoop) run() {
 			}
 			rc := ready[i]
 			ready[i] = nil
-			if rc == nil || rc.ended {
-				continue // ended earlier in this batch
+			if ll := readyListeners[i]; ll != nil {
+				readyListeners[i] = nil
+				if ll.active {
+					ll.acceptReady()
+				}
+				continue
 			}
-			if ev.Fd == int32(rc.cfd) {
+			switch {
+			case rc == nil || rc.ended:
+				// ended earlier in this batch
+			case rc.dial != nil:
+				rc.dialEvent()
+			case ev.Fd == int32(rc.cfd):
 				rc.clientEvent(ev.Events)
-			} else {
+			default:
 				rc.serverEvent(ev.Events)
+			}
+		}
+		if len(l.dialing) > 0 {
+			if now := time.Now(); now.After(l.nextSweep) {
+				l.sweepDials(now)
+				l.nextSweep = now.Add(dialSweepInterval)
 			}
 		}
 		if !woken {
@@ -217,6 +262,13 @@ func (l *reactorLoop) run() {
 				}
 			case cmdClose:
 				c.rc.end(false)
+			case cmdRemoveListener:
+				l.removeListener(c.ll)
+				close(c.ack)
+			case cmdResumeListener:
+				c.ll.resume()
+			case cmdAbortDials:
+				l.abortDials()
 			}
 		}
 		clear(cmds)
@@ -241,15 +293,37 @@ func (l *reactorLoop) shutdown() {
 		rc.end(false)
 	}
 	l.mu.Lock()
-	// Commands queued after the last wakeup: their sessions end too.
+	// Commands queued after the last wakeup: their sessions end too, and whoever removes
+	// a listener is told it is gone.
 	cmds := l.queue
 	l.queue = nil
+	var listeners []*loopListener
+	for _, ll := range l.listeners {
+		listeners = append(listeners, ll)
+	}
 	l.mu.Unlock()
 	for _, c := range cmds {
-		c.rc.end(false)
+		switch c.kind {
+		case cmdRefresh, cmdClose:
+			c.rc.end(false)
+		case cmdRemoveListener:
+			close(c.ack)
+		}
+	}
+	for _, ll := range listeners {
+		l.removeListener(ll)
 	}
 	_ = unix.Close(l.epfd)
 	_ = unix.Close(l.wakefd)
+}
+
+// removeListener takes a listener out of the loop for good (loop goroutine).
+func (l *reactorLoop) removeListener(ll *loopListener) {
+	ll.removed = true
+	ll.deactivate()
+	l.mu.Lock()
+	delete(l.listeners, int32(ll.rl.fd))
+	l.mu.Unlock()
 }
 
 // pendingWrite holds the bytes a socket did not accept yet, in a pooled buffer.
@@ -276,6 +350,9 @@ type reactorConn struct {
 	// once up is flushed).
 	fenced, clientEOF bool
 	added, ended      bool
+	// dial is set while the upstream connect of a session accepted by the loop is in
+	// flight (only sfd is registered then, for EPOLLOUT); s and onDone are set after it.
+	dial *pendingDial
 
 	// fdMu guards the descriptors against reuse: session.close shuts the sockets
 	// down from another goroutine, and must never touch a number the loop closed
@@ -351,8 +428,8 @@ func (s *session) fallBackToPumps() bool {
 	return false
 }
 
-// dupConnFD duplicates c's descriptor (close-on-exec).
-func dupConnFD(c *net.TCPConn) (int, error) {
+// dupConnFD duplicates the descriptor of a connection or listener (close-on-exec).
+func dupConnFD(c syscall.Conn) (int, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return -1, fmt.Errorf("reactor: raw conn: %w", err)
@@ -584,6 +661,10 @@ func (rc *reactorConn) flush(fd int, p *pendingWrite) bool {
 // server's FIN on to the client first, like the goroutine pump does.
 func (rc *reactorConn) end(serverEOF bool) {
 	if rc.ended {
+		return
+	}
+	if rc.dial != nil {
+		rc.abortDial()
 		return
 	}
 	rc.ended = true

@@ -4,6 +4,7 @@ package tunnel
 
 import (
 	"errors"
+	"net"
 	"sync"
 )
 
@@ -36,3 +37,14 @@ type reactorConn struct{ loop *reactorLoop }
 func (rc *reactorConn) shutdownSockets() {}
 
 func (s *session) startReactor(func()) bool { return false }
+
+// reactorListener exists on Linux only: elsewhere every listener has an accept goroutine.
+type reactorListener struct{}
+
+func (t *Tunnel) listenReactor(*listener, net.Listener) error {
+	return errors.New("reactor data path needs Linux epoll")
+}
+
+func (r *reactor) unlisten(*reactorListener) {}
+
+func (r *reactor) abortDials() {}

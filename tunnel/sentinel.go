@@ -71,7 +71,7 @@ func (d *controlDialer) redis(ctx context.Context, addr string, readTimeout time
 // upstream dials the data-path connection to Redis: TCP with keepalive, TLS if configured.
 // The plain result is a *net.TCPConn, so the session can wait on its raw fd without a buffer.
 func (d *controlDialer) upstream(ctx context.Context, addr string) (net.Conn, error) {
-	nd := net.Dialer{Timeout: d.dialTimeout, KeepAlive: d.keepAlive}
+	nd := net.Dialer{Timeout: d.dialTimeout, KeepAliveConfig: tcpKeepAlive}
 	c, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial upstream %s: %w", addr, err)
