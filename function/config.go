@@ -162,7 +162,7 @@ func renderRedisConf(in *instance) string {
 
 	w.comment("Memory: 75% of the container's memory limit, leaving room for replication buffers")
 	w.comment("and copy-on-write during background saves.")
-	w.line("maxmemory", strconv.FormatInt(in.resources.MaxMemoryBytes, 10))
+	w.line("maxmemory", strconv.FormatInt(in.parsed.Resources.MaxMemoryBytes, 10))
 	w.line("maxmemory-policy", string(spec.MaxMemoryPolicy))
 	w.blank()
 
@@ -227,8 +227,8 @@ func renderSentinelConf(in *instance) string {
 	w.line("sentinel", "announce-hostnames", "yes")
 	w.blank()
 	w.line("sentinel", "monitor", masterName, in.redisHost(0), strconv.Itoa(redisPort), strconv.Itoa(int(s.Quorum)))
-	w.line("sentinel", "down-after-milliseconds", masterName, strconv.FormatInt(in.downAfter.Milliseconds(), 10))
-	w.line("sentinel", "failover-timeout", masterName, strconv.FormatInt(in.failoverTimeout.Milliseconds(), 10))
+	w.line("sentinel", "down-after-milliseconds", masterName, strconv.FormatInt(in.parsed.DownAfter.Milliseconds(), 10))
+	w.line("sentinel", "failover-timeout", masterName, strconv.FormatInt(in.parsed.FailoverTimeout.Milliseconds(), 10))
 	w.comment("Resync one replica at a time, so the others keep serving reads during a failover.")
 	w.line("sentinel", "parallel-syncs", masterName, "1")
 	return w.String()

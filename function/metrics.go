@@ -38,7 +38,7 @@ func exporterContainer(in *instance, c credentials) *corev1ac.ContainerApplyConf
 		WithImage(in.spec.Metrics.ExporterImage).
 		WithEnv(env...).
 		WithPorts(corev1ac.ContainerPort().WithName(metricsPortName).WithContainerPort(exporterPort).WithProtocol(corev1.ProtocolTCP)).
-		WithResources(resourceRequirements(in.resources.Exporter)).
+		WithResources(resourceRequirements(in.parsed.Resources.Exporter)).
 		WithSecurityContext(restrictedContainerSecurity())
 }
 

@@ -35,7 +35,7 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 		WithCommand("sh", configDir+"/sentinel-init.sh").
 		WithEnv(env...).
 		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.resources.Sentinel)).
+		WithResources(resourceRequirements(in.parsed.Resources.Sentinel)).
 		WithSecurityContext(restrictedContainerSecurity())
 
 	sentinel := corev1ac.Container().
@@ -45,7 +45,7 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 		WithEnv(env...).
 		WithPorts(corev1ac.ContainerPort().WithName("sentinel").WithContainerPort(sentinelPort).WithProtocol(corev1.ProtocolTCP)).
 		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.resources.Sentinel)).
+		WithResources(resourceRequirements(in.parsed.Resources.Sentinel)).
 		WithSecurityContext(restrictedContainerSecurity()).
 		WithLivenessProbe(execProbe("sentinel-live", 5, 10, 3)).
 		WithReadinessProbe(execProbe("sentinel-ready", 2, 5, 2))

@@ -3,9 +3,7 @@ package v1alpha1_test
 import (
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -126,41 +124,6 @@ func TestNamesAndSwitches(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, get(tc.spec)); diff != "" {
 				t.Errorf("%s -want +got:\n%s", tc.reason, diff)
-			}
-		})
-	}
-}
-
-func TestSentinelDurations(t *testing.T) {
-	cases := map[string]struct {
-		reason        string
-		sentinel      v1alpha1.SentinelSpec
-		wantDown      time.Duration
-		wantFailover  time.Duration
-		wantErrPrefix string
-	}{
-		"Defaults": {reason: "empty means the defaults", wantDown: 5 * time.Second, wantFailover: time.Minute},
-		"Given":    {reason: "Go durations parse", sentinel: v1alpha1.SentinelSpec{DownAfter: "1500ms", FailoverTimeout: "1m30s"}, wantDown: 1500 * time.Millisecond, wantFailover: 90 * time.Second},
-		"Bad": {
-			reason: "the error names the field", sentinel: v1alpha1.SentinelSpec{DownAfter: "soon"},
-			wantErrPrefix: `spec.sentinel.downAfter "soon" is not a duration such as 5s or 1m30s`,
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			down, err := tc.sentinel.DownAfterDuration()
-			if tc.wantErrPrefix != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErrPrefix) {
-					t.Fatalf("%s: DownAfterDuration() error = %v, want prefix %q", tc.reason, err, tc.wantErrPrefix)
-				}
-				return
-			}
-			failover, err2 := tc.sentinel.FailoverTimeoutDuration()
-			if err != nil || err2 != nil {
-				t.Fatalf("%s: unexpected errors %v, %v", tc.reason, err, err2)
-			}
-			if down != tc.wantDown || failover != tc.wantFailover {
-				t.Errorf("%s: got %v/%v, want %v/%v", tc.reason, down, failover, tc.wantDown, tc.wantFailover)
 			}
 		})
 	}
