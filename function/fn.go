@@ -281,14 +281,6 @@ func writeComposite(dxr *resource.Composite, xr *unstructured.Unstructured, in *
 	if err != nil {
 		return errors.Wrap(err, "cannot convert status")
 	}
-	// ComponentStatus omits zero counts; "ready: 0" is worth showing while pods start.
-	for _, component := range []string{"redis", "sentinel", "tunnel"} {
-		if m, ok := status[component].(map[string]any); ok {
-			if _, set := m["ready"]; !set {
-				m["ready"] = int64(0)
-			}
-		}
-	}
 	existing, _, _ := unstructured.NestedMap(dxr.Resource.Object, "status")
 	if existing == nil {
 		existing = map[string]any{}

@@ -633,7 +633,8 @@ type ComponentStatus struct {
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 
-	// Ready is the number of pods that are ready.
+	// Ready is the number of pods that are ready. It is shown even when 0, which is worth
+	// seeing while the pods start.
 	// +optional
-	Ready int32 `json:"ready,omitempty"`
+	Ready int32 `json:"ready"`
 }
