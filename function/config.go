@@ -3,9 +3,13 @@ package function
 import (
 	"embed"
 	"fmt"
+	"io/fs"
+	"maps"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -60,22 +64,34 @@ const minReplicasMaxLagSeconds = 10
 //go:embed scripts/*.sh
 var scriptFiles embed.FS
 
-// scriptKeys are the ConfigMap keys of the scripts, in the order they are written.
-var scriptKeys = []string{"lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh", "sentinel-init.sh"}
+// embeddedScripts are the pod scripts by ConfigMap key (their file names), read from
+// scriptFiles on first use and shared by every run after; callers copy, never change, them.
+var embeddedScripts = sync.OnceValues(func() (map[string]string, error) {
+	entries, err := fs.ReadDir(scriptFiles, "scripts")
+	if err != nil {
+		return nil, errors.Wrap(err, "cannot list the embedded scripts")
+	}
+	scripts := make(map[string]string, len(entries))
+	for _, e := range entries {
+		b, err := fs.ReadFile(scriptFiles, path.Join("scripts", e.Name()))
+		if err != nil {
+			return nil, errors.Wrapf(err, "cannot read embedded script %s", e.Name())
+		}
+		scripts[e.Name()] = string(b)
+	}
+	return scripts, nil
+})
 
 // configData is the content of the ConfigMap, key by key.
 func configData(in *instance) (map[string]string, error) {
-	data := map[string]string{
-		configKeyRedis:    renderRedisConf(in),
-		configKeySentinel: renderSentinelConf(in),
+	scripts, err := embeddedScripts()
+	if err != nil {
+		return nil, err
 	}
-	for _, k := range scriptKeys {
-		b, err := scriptFiles.ReadFile("scripts/" + k)
-		if err != nil {
-			return nil, errors.Wrapf(err, "cannot read embedded script %s", k)
-		}
-		data[k] = string(b)
-	}
+	data := make(map[string]string, len(scripts)+2)
+	maps.Copy(data, scripts)
+	data[configKeyRedis] = renderRedisConf(in)
+	data[configKeySentinel] = renderSentinelConf(in)
 	return data, nil
 }
 
