@@ -46,10 +46,10 @@ func exporterContainer(in *instance, c credentials) *corev1ac.ContainerApplyConf
 // tunnels (through the tunnel metrics Service): both carry the scrape label and a port named
 // "metrics". Returns nil unless spec.metrics.serviceMonitor.enabled.
 func composeServiceMonitor(in *instance) *unstructured.Unstructured {
-	sm := in.spec.Metrics.ServiceMonitor
-	if !in.spec.Metrics.Enabled || !sm.Enabled {
+	if !in.spec.Metrics.ServiceMonitorEnabled() {
 		return nil
 	}
+	sm := in.spec.Metrics.ServiceMonitor
 	labels := map[string]any{}
 	for k, v := range sm.Labels {
 		labels[k] = v

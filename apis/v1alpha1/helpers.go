@@ -113,6 +113,10 @@ func (t TunnelSpec) ReadOnlyEndpointEnabled() bool {
 // SpreadEnabled reports whether spec.scheduling.topologySpread.enabled is on (the default).
 func (t TopologySpreadSpec) SpreadEnabled() bool { return t.Enabled == nil || *t.Enabled }
 
+// ServiceMonitorEnabled reports whether a ServiceMonitor is wanted: spec.metrics.serviceMonitor.enabled,
+// which needs spec.metrics.enabled (the exporter it scrapes).
+func (m MetricsSpec) ServiceMonitorEnabled() bool { return m.Enabled && m.ServiceMonitor.Enabled }
+
 // Persistent reports whether Redis keeps data on a PersistentVolume (aof or rdb).
 func (p PersistenceSpec) Persistent() bool { return p.Mode != PersistenceNone }
 

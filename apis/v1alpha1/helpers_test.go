@@ -103,12 +103,14 @@ func TestNamesAndSwitches(t *testing.T) {
 	type switches struct {
 		Secret, TunnelImage                         string
 		Auth, Policy, ReadOnly, Spread, Persistence bool
+		ServiceMonitor                              bool
 	}
 	get := func(s v1alpha1.RedisHASpec) switches {
 		return switches{
 			Secret: s.ConnectionSecretName("cache"), TunnelImage: s.Tunnel.TunnelImage("ours:v1"),
 			Auth: s.Auth.AuthEnabled(), Policy: s.NetworkPolicy.PolicyEnabled(), ReadOnly: s.Tunnel.ReadOnlyEndpointEnabled(),
 			Spread: s.Scheduling.TopologySpread.SpreadEnabled(), Persistence: s.Redis.Persistence.Persistent(),
+			ServiceMonitor: s.Metrics.ServiceMonitorEnabled(),
 		}
 	}
 	cases := map[string]struct {
@@ -116,9 +118,19 @@ func TestNamesAndSwitches(t *testing.T) {
 		spec   v1alpha1.RedisHASpec
 		want   switches
 	}{
-		"Unset":    {reason: "unset means the documented defaults", spec: empty, want: switches{"cache-redis", "ours:v1", true, true, true, true, true}},
-		"Named":    {reason: "given names win", spec: named, want: switches{"app-redis", "example.com/t:1", true, true, true, true, true}},
-		"Disabled": {reason: "explicit false is honoured", spec: off, want: switches{"cache-redis", "ours:v1", false, false, false, false, false}},
+		"Unset":    {reason: "unset means the documented defaults", spec: empty, want: switches{"cache-redis", "ours:v1", true, true, true, true, true, false}},
+		"Named":    {reason: "given names win", spec: named, want: switches{"app-redis", "example.com/t:1", true, true, true, true, true, false}},
+		"Disabled": {reason: "explicit false is honoured", spec: off, want: switches{"cache-redis", "ours:v1", false, false, false, false, false, false}},
+		"ServiceMonitorWithoutMetrics": {
+			reason: "a ServiceMonitor needs the exporter (metrics.enabled)",
+			spec:   v1alpha1.RedisHASpec{Metrics: v1alpha1.MetricsSpec{ServiceMonitor: v1alpha1.ServiceMonitorSpec{Enabled: true}}},
+			want:   switches{"cache-redis", "ours:v1", true, true, true, true, true, false},
+		},
+		"ServiceMonitor": {
+			reason: "metrics and ServiceMonitor on",
+			spec:   v1alpha1.RedisHASpec{Metrics: v1alpha1.MetricsSpec{Enabled: true, ServiceMonitor: v1alpha1.ServiceMonitorSpec{Enabled: true}}},
+			want:   switches{"cache-redis", "ours:v1", true, true, true, true, true, true},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
