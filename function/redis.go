@@ -50,15 +50,6 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		volumes = append(volumes, corev1ac.Volume().WithName(volumeData).WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
 	}
 
-	initContainer := corev1ac.Container().
-		WithName("init").
-		WithImage(spec.Image.Image()).
-		WithCommand("sh", configDir+"/redis-init.sh").
-		WithEnv(env...).
-		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.parsed.Resources.Sentinel)).
-		WithSecurityContext(restrictedContainerSecurity())
-
 	redis := corev1ac.Container().
 		WithName("redis").
 		WithImage(spec.Image.Image()).
@@ -82,7 +73,7 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		WithSecurityContext(restrictedPodSecurity(redisUID)).
 		// The preStop failover may take up to 20s; the rest is for a final AOF flush.
 		WithTerminationGracePeriodSeconds(60).
-		WithInitContainers(initContainer).
+		WithInitContainers(initContainer(in, "redis-init.sh", env, mounts)).
 		WithContainers(redis).
 		WithVolumes(volumes...)
 	if in.spec.Metrics.Enabled {

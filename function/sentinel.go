@@ -29,15 +29,6 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 		volumes = append(volumes, tlsVolume(in))
 	}
 
-	initContainer := corev1ac.Container().
-		WithName("init").
-		WithImage(image).
-		WithCommand("sh", configDir+"/sentinel-init.sh").
-		WithEnv(env...).
-		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.parsed.Resources.Sentinel)).
-		WithSecurityContext(restrictedContainerSecurity())
-
 	sentinel := corev1ac.Container().
 		WithName("sentinel").
 		WithImage(image).
@@ -54,7 +45,7 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 		WithServiceAccountName(in.sentinelName()).
 		WithAutomountServiceAccountToken(false).
 		WithSecurityContext(restrictedPodSecurity(redisUID)).
-		WithInitContainers(initContainer).
+		WithInitContainers(initContainer(in, "sentinel-init.sh", env, mounts)).
 		WithContainers(sentinel).
 		WithVolumes(volumes...)
 	podScheduling(in, componentSentinel, pod)
