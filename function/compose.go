@@ -28,8 +28,8 @@ func composeAll(in *instance, src passwordSources) (*composition, error) {
 	}
 	ps := podSettings{
 		credentials:       creds,
-		redisConfigSum:    configChecksum(data, redisConfigKeys...),
-		sentinelConfigSum: configChecksum(data, sentinelConfigKeys...),
+		redisConfigSum:    configChecksum(data, redisConfigKeys()...),
+		sentinelConfigSum: configChecksum(data, sentinelConfigKeys()...),
 		observedAuthSum:   observedAuthChecksum(src.observed),
 	}
 

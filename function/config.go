@@ -120,11 +120,15 @@ func configChecksum(data map[string]string, keys ...string) string {
 	return checksum(parts...)
 }
 
-// redisConfigKeys and sentinelConfigKeys are the ConfigMap keys each component's pods read.
-var (
-	redisConfigKeys    = []string{configKeyRedis, "lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh"}
-	sentinelConfigKeys = []string{configKeySentinel, "lib.sh", "probe.sh", "sentinel-init.sh"}
-)
+// redisConfigKeys are the ConfigMap keys the Redis pods read.
+func redisConfigKeys() []string {
+	return []string{configKeyRedis, "lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh"}
+}
+
+// sentinelConfigKeys are the ConfigMap keys the Sentinel pods read.
+func sentinelConfigKeys() []string {
+	return []string{configKeySentinel, "lib.sh", "probe.sh", "sentinel-init.sh"}
+}
 
 // confWriter collects config lines; comments say why a setting is there, for whoever reads
 // the file in a pod.

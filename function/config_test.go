@@ -185,7 +185,7 @@ func TestConfigKeysCoverConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	covered := map[string]bool{}
-	for _, k := range append(append([]string{}, redisConfigKeys...), sentinelConfigKeys...) {
+	for _, k := range append(redisConfigKeys(), sentinelConfigKeys()...) {
 		if _, ok := data[k]; !ok {
 			t.Errorf("checksum key %q is not in the ConfigMap", k)
 		}
