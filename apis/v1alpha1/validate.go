@@ -45,8 +45,7 @@ type Parsed struct {
 // Validate checks a defaulted spec (see Default) the way the XRD schema does on create
 // (enums, bounds, patterns and the CEL rules; not the update-only immutability rules), with
 // the same CEL messages. TestValidateAgreesWithSchema keeps both in step, so it is an
-// executable statement of the schema. Because Go sees the defaulted spec, it also catches what
-// CEL cannot see when a field is left out (e.g. quorum 4 with replicas defaulted to 3).
+// executable statement of the schema.
 func (s *RedisHASpec) Validate() error {
 	_, errs := s.Parse()
 	return errs.ToAggregate()
