@@ -9,9 +9,10 @@ import (
 
 // composition is everything one run composes.
 type composition struct {
-	objects           map[resource.Name]*unstructured.Unstructured
+	objects map[resource.Name]*unstructured.Unstructured
+	// connectionDetails are what the connection Secret holds; nil while the password of an
+	// existing Secret is not known yet.
 	connectionDetails map[string][]byte
-	credentials       credentials
 }
 
 // composeAll composes every object of an instance. A composer that returns nil means "not
@@ -27,12 +28,15 @@ func composeAll(in *instance, src passwordSources) (*composition, error) {
 	}
 	ps := podSettings{
 		credentials:       creds,
-		redisConfigSum:    configChecksum(data, redisConfigKeys...),
-		sentinelConfigSum: configChecksum(data, sentinelConfigKeys...),
+		redisConfigSum:    configChecksum(data, redisConfigKeys()...),
+		sentinelConfigSum: configChecksum(data, sentinelConfigKeys()...),
 		observedAuthSum:   observedAuthChecksum(src.observed),
 	}
 
-	out := &composition{objects: map[resource.Name]*unstructured.Unstructured{}, credentials: creds}
+	out := &composition{objects: map[resource.Name]*unstructured.Unstructured{}}
+	if !creds.enabled || creds.known {
+		out.connectionDetails = connectionDetails(in, creds)
+	}
 	type step struct {
 		name    resource.Name
 		compose func() (*unstructured.Unstructured, error)
@@ -40,7 +44,7 @@ func composeAll(in *instance, src passwordSources) (*composition, error) {
 	steps := []step{
 		{resourcePasswordSecret, func() (*unstructured.Unstructured, error) { return composePasswordSecret(in, creds) }},
 		{resourceConnectionSecret, func() (*unstructured.Unstructured, error) {
-			return composeConnectionSecret(in, creds, src.observed)
+			return composeConnectionSecret(in, out.connectionDetails, src.observed)
 		}},
 		{resourceConfigMap, func() (*unstructured.Unstructured, error) { return composeConfigMap(in, data) }},
 		{resourceRedisServiceAccount, func() (*unstructured.Unstructured, error) {
@@ -80,9 +84,6 @@ func composeAll(in *instance, src passwordSources) (*composition, error) {
 		if u != nil {
 			out.objects[s.name] = u
 		}
-	}
-	if !creds.enabled || creds.known {
-		out.connectionDetails = connectionDetails(in, creds)
 	}
 	return out, nil
 }

@@ -3,9 +3,13 @@ package function
 import (
 	"embed"
 	"fmt"
+	"io/fs"
+	"maps"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -60,22 +64,34 @@ const minReplicasMaxLagSeconds = 10
 //go:embed scripts/*.sh
 var scriptFiles embed.FS
 
-// scriptKeys are the ConfigMap keys of the scripts, in the order they are written.
-var scriptKeys = []string{"lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh", "sentinel-init.sh"}
+// embeddedScripts are the pod scripts by ConfigMap key (their file names), read from
+// scriptFiles on first use and shared by every run after; callers copy, never change, them.
+var embeddedScripts = sync.OnceValues(func() (map[string]string, error) {
+	entries, err := fs.ReadDir(scriptFiles, "scripts")
+	if err != nil {
+		return nil, errors.Wrap(err, "cannot list the embedded scripts")
+	}
+	scripts := make(map[string]string, len(entries))
+	for _, e := range entries {
+		b, err := fs.ReadFile(scriptFiles, path.Join("scripts", e.Name()))
+		if err != nil {
+			return nil, errors.Wrapf(err, "cannot read embedded script %s", e.Name())
+		}
+		scripts[e.Name()] = string(b)
+	}
+	return scripts, nil
+})
 
 // configData is the content of the ConfigMap, key by key.
 func configData(in *instance) (map[string]string, error) {
-	data := map[string]string{
-		configKeyRedis:    renderRedisConf(in),
-		configKeySentinel: renderSentinelConf(in),
+	scripts, err := embeddedScripts()
+	if err != nil {
+		return nil, err
 	}
-	for _, k := range scriptKeys {
-		b, err := scriptFiles.ReadFile("scripts/" + k)
-		if err != nil {
-			return nil, errors.Wrapf(err, "cannot read embedded script %s", k)
-		}
-		data[k] = string(b)
-	}
+	data := make(map[string]string, len(scripts)+2)
+	maps.Copy(data, scripts)
+	data[configKeyRedis] = renderRedisConf(in)
+	data[configKeySentinel] = renderSentinelConf(in)
 	return data, nil
 }
 
@@ -104,11 +120,15 @@ func configChecksum(data map[string]string, keys ...string) string {
 	return checksum(parts...)
 }
 
-// redisConfigKeys and sentinelConfigKeys are the ConfigMap keys each component's pods read.
-var (
-	redisConfigKeys    = []string{configKeyRedis, "lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh"}
-	sentinelConfigKeys = []string{configKeySentinel, "lib.sh", "probe.sh", "sentinel-init.sh"}
-)
+// redisConfigKeys are the ConfigMap keys the Redis pods read.
+func redisConfigKeys() []string {
+	return []string{configKeyRedis, "lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh"}
+}
+
+// sentinelConfigKeys are the ConfigMap keys the Sentinel pods read.
+func sentinelConfigKeys() []string {
+	return []string{configKeySentinel, "lib.sh", "probe.sh", "sentinel-init.sh"}
+}
 
 // confWriter collects config lines; comments say why a setting is there, for whoever reads
 // the file in a pod.
@@ -162,7 +182,7 @@ func renderRedisConf(in *instance) string {
 
 	w.comment("Memory: 75% of the container's memory limit, leaving room for replication buffers")
 	w.comment("and copy-on-write during background saves.")
-	w.line("maxmemory", strconv.FormatInt(in.resources.MaxMemoryBytes, 10))
+	w.line("maxmemory", strconv.FormatInt(in.parsed.Resources.MaxMemoryBytes, 10))
 	w.line("maxmemory-policy", string(spec.MaxMemoryPolicy))
 	w.blank()
 
@@ -227,8 +247,8 @@ func renderSentinelConf(in *instance) string {
 	w.line("sentinel", "announce-hostnames", "yes")
 	w.blank()
 	w.line("sentinel", "monitor", masterName, in.redisHost(0), strconv.Itoa(redisPort), strconv.Itoa(int(s.Quorum)))
-	w.line("sentinel", "down-after-milliseconds", masterName, strconv.FormatInt(in.downAfter.Milliseconds(), 10))
-	w.line("sentinel", "failover-timeout", masterName, strconv.FormatInt(in.failoverTimeout.Milliseconds(), 10))
+	w.line("sentinel", "down-after-milliseconds", masterName, strconv.FormatInt(in.parsed.DownAfter.Milliseconds(), 10))
+	w.line("sentinel", "failover-timeout", masterName, strconv.FormatInt(in.parsed.FailoverTimeout.Milliseconds(), 10))
 	w.comment("Resync one replica at a time, so the others keep serving reads during a failover.")
 	w.line("sentinel", "parallel-syncs", masterName, "1")
 	return w.String()

@@ -3,9 +3,9 @@ package function
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/redis-ha/redis-ha/apis/v1alpha1"
 )
@@ -24,11 +24,10 @@ func confLines(conf string) []string {
 func configInstance(t *testing.T, mutate func(*v1alpha1.RedisHASpec)) *instance {
 	t.Helper()
 	in := testInstance(mutate)
-	var err error
-	if in.resources, err = in.spec.ContainerResources(); err != nil {
-		t.Fatal(err)
+	var errs field.ErrorList
+	if in.parsed, errs = in.spec.Parse(); len(errs) > 0 {
+		t.Fatal(errs.ToAggregate())
 	}
-	in.downAfter, in.failoverTimeout = 5*time.Second, 60*time.Second
 	return in
 }
 
@@ -186,7 +185,7 @@ func TestConfigKeysCoverConfigMap(t *testing.T) {
 		t.Fatal(err)
 	}
 	covered := map[string]bool{}
-	for _, k := range append(append([]string{}, redisConfigKeys...), sentinelConfigKeys...) {
+	for _, k := range append(redisConfigKeys(), sentinelConfigKeys()...) {
 		if _, ok := data[k]; !ok {
 			t.Errorf("checksum key %q is not in the ConfigMap", k)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
 	"github.com/crossplane/function-sdk-go/errors"
@@ -25,6 +26,8 @@ import (
 	"github.com/crossplane/function-sdk-go/resource"
 	"github.com/crossplane/function-sdk-go/resource/composed"
 	"github.com/crossplane/function-sdk-go/response"
+
+	"github.com/redis-ha/redis-ha/apis/v1alpha1"
 )
 
 // Function is the redis-ha composition function.
@@ -166,23 +169,26 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	return rsp, nil
 }
 
-// newInstance reads, defaults and validates the XR.
+// newInstance reads, defaults, validates and parses the XR. The spec is checked by
+// v1alpha1's Parse, the rules the XRD schema states, because input from `crossplane render`
+// or an older XRD never went through the API server; validateComposed adds the function's own.
 func (f *Function) newInstance(xr *unstructured.Unstructured) (*instance, error) {
 	spec, err := specOf(xr)
 	if err != nil {
 		return nil, errors.Wrapf(err, "cannot read %s %q", xr.GetKind(), xr.GetName())
 	}
 	spec.Default()
-	name, namespace, legacy := identityOf(xr)
-	in := &instance{name: name, namespace: namespace, legacy: legacy, spec: spec}
-	if errs := validate(in); len(errs) > 0 {
+	namespace, name, err := v1alpha1.Instance(xr)
+	if err != nil {
+		return nil, errors.Wrapf(err, "invalid %s %s", xr.GetKind(), objectRef(xr))
+	}
+	in := &instance{name: name, namespace: namespace, legacy: xr.GetNamespace() == "", spec: spec,
+		tunnelImage: spec.Tunnel.TunnelImage(f.defaultTunnelImage)}
+	var errs field.ErrorList
+	in.parsed, errs = spec.Parse()
+	if errs = append(validateComposed(in), errs...); len(errs) > 0 {
 		return nil, errors.Errorf("invalid %s %s: %s", xr.GetKind(), objectRef(xr), errs.ToAggregate().Error())
 	}
-	// validate has checked each of these; the errors cannot happen here.
-	in.resources, _ = spec.ContainerResources()
-	in.downAfter, _ = spec.Sentinel.DownAfterDuration()
-	in.failoverTimeout, _ = spec.Sentinel.FailoverTimeoutDuration()
-	in.tunnelImage = spec.Tunnel.TunnelImage(f.defaultTunnelImage)
 	return in, nil
 }
 
@@ -274,14 +280,6 @@ func writeComposite(dxr *resource.Composite, xr *unstructured.Unstructured, in *
 	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(ptr.To(composeStatus(in, counts)))
 	if err != nil {
 		return errors.Wrap(err, "cannot convert status")
-	}
-	// ComponentStatus omits zero counts; "ready: 0" is worth showing while pods start.
-	for _, component := range []string{"redis", "sentinel", "tunnel"} {
-		if m, ok := status[component].(map[string]any); ok {
-			if _, set := m["ready"]; !set {
-				m["ready"] = int64(0)
-			}
-		}
 	}
 	existing, _, _ := unstructured.NestedMap(dxr.Resource.Object, "status")
 	if existing == nil {

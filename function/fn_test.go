@@ -250,18 +250,18 @@ func TestRunFunction(t *testing.T) {
 			}},
 		},
 		"InvalidSpecIsFatal": {
-			reason: "A rule CEL cannot check (quorum against the defaulted replica count) is a Fatal result naming the field and the fix.",
+			reason: "A spec v1alpha1 rejects (here quorum above the defaulted replica count) is a Fatal result naming the field and the fix.",
 			args: args{req: func(t *testing.T) *fnv1.RunFunctionRequest {
 				return runRequest(t, xrFromYAML(t, `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: cache, namespace: default}, spec: {sentinel: {quorum: 4}}}`), nil)
 			}},
-			want: want{rsp: fatal("invalid RedisHA default/cache: spec.sentinel.quorum: Invalid value: 4: must be between 1 and spec.sentinel.replicas (3), or no failover can ever be agreed: lower it, or remove it to use the majority (2)")},
+			want: want{rsp: fatal("invalid RedisHA default/cache: spec.sentinel.quorum: Invalid value: 4: spec.sentinel.quorum must not exceed spec.sentinel.replicas, or no failover can ever be agreed: lower quorum or remove it to use the majority")},
 		},
 		"LegacyXRWithoutClaimIsFatal": {
 			reason: "An XRedisHA created without a claim has no namespace to compose into.",
 			args: args{req: func(t *testing.T) *fnv1.RunFunctionRequest {
 				return runRequest(t, xrFromYAML(t, `{apiVersion: redisha.io/v1alpha1, kind: XRedisHA, metadata: {name: lonely}, spec: {}}`), nil)
 			}},
-			want: want{rsp: fatal(`invalid XRedisHA lonely: metadata.labels[crossplane.io/claim-namespace]: Required value: an XRedisHA composes into the namespace of its claim: create it through a RedisHAClaim, or use the namespaced RedisHA`)},
+			want: want{rsp: fatal(`invalid XRedisHA lonely: cluster-scoped XRedisHA "lonely" has no crossplane.io/claim-namespace and crossplane.io/claim-name labels: create it through a RedisHAClaim, or use the namespaced RedisHA`)},
 		},
 		"SpecNotAnObjectIsFatal": {
 			reason: "A spec that is not an object cannot be decoded.",

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -107,10 +106,9 @@ type instance struct {
 	legacy bool
 	spec   v1alpha1.RedisHASpec
 
-	resources       v1alpha1.Preset
-	tunnelImage     string
-	downAfter       time.Duration
-	failoverTimeout time.Duration
+	// parsed are the spec's quantities and durations, parsed once by v1alpha1's Parse.
+	parsed      v1alpha1.Parsed
+	tunnelImage string
 }
 
 // specOf decodes the XR's spec into the typed spec. It works for RedisHA and XRedisHA alike,
@@ -128,20 +126,6 @@ func specOf(xr *unstructured.Unstructured) (v1alpha1.RedisHASpec, error) {
 		return spec, errors.Wrap(err, "cannot decode spec")
 	}
 	return spec, nil
-}
-
-// identityOf returns the base name and namespace of the composed objects. A namespaced
-// RedisHA composes into its own namespace; a legacy XRedisHA composes into its claim's.
-func identityOf(xr *unstructured.Unstructured) (name, namespace string, legacy bool) {
-	if ns := xr.GetNamespace(); ns != "" {
-		return xr.GetName(), ns, false
-	}
-	labels := xr.GetLabels()
-	name = xr.GetName()
-	if claim := labels[v1alpha1.LabelClaimName]; claim != "" {
-		name = claim
-	}
-	return name, labels[v1alpha1.LabelClaimNamespace], true
 }
 
 // labels returns the full label set of one component's objects.

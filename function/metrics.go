@@ -38,7 +38,7 @@ func exporterContainer(in *instance, c credentials) *corev1ac.ContainerApplyConf
 		WithImage(in.spec.Metrics.ExporterImage).
 		WithEnv(env...).
 		WithPorts(corev1ac.ContainerPort().WithName(metricsPortName).WithContainerPort(exporterPort).WithProtocol(corev1.ProtocolTCP)).
-		WithResources(resourceRequirements(in.resources.Exporter)).
+		WithResources(resourceRequirements(in.parsed.Resources.Exporter)).
 		WithSecurityContext(restrictedContainerSecurity())
 }
 
@@ -46,10 +46,10 @@ func exporterContainer(in *instance, c credentials) *corev1ac.ContainerApplyConf
 // tunnels (through the tunnel metrics Service): both carry the scrape label and a port named
 // "metrics". Returns nil unless spec.metrics.serviceMonitor.enabled.
 func composeServiceMonitor(in *instance) *unstructured.Unstructured {
-	sm := in.spec.Metrics.ServiceMonitor
-	if !in.spec.Metrics.Enabled || !sm.Enabled {
+	if !in.spec.Metrics.ServiceMonitorEnabled() {
 		return nil
 	}
+	sm := in.spec.Metrics.ServiceMonitor
 	labels := map[string]any{}
 	for k, v := range sm.Labels {
 		labels[k] = v

@@ -139,6 +139,20 @@ func scriptEnv(in *instance, headless string, port int, c credentials) []*corev1
 	return env
 }
 
+// initContainer is the init container of a Redis or Sentinel pod: it runs script from the
+// ConfigMap with the main container's environment and mounts. It only asks the Sentinels who
+// the master is and writes a config file, so Sentinel's small resources are enough.
+func initContainer(in *instance, script string, env []*corev1ac.EnvVarApplyConfiguration, mounts []*corev1ac.VolumeMountApplyConfiguration) *corev1ac.ContainerApplyConfiguration {
+	return corev1ac.Container().
+		WithName("init").
+		WithImage(in.spec.Redis.Image.Image()).
+		WithCommand("sh", configDir+"/"+script).
+		WithEnv(env...).
+		WithVolumeMounts(mounts...).
+		WithResources(resourceRequirements(in.parsed.Resources.Sentinel)).
+		WithSecurityContext(restrictedContainerSecurity())
+}
+
 // execProbe runs probe.sh with one check.
 func execProbe(kind string, initialDelay, period, failures int32) *corev1ac.ProbeApplyConfiguration {
 	p := corev1ac.Probe().

@@ -5,13 +5,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
-
-	"github.com/crossplane/function-sdk-go/errors"
 )
 
 // podSettings are the values the pod templates depend on besides the spec.
@@ -37,7 +34,7 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		corev1ac.EnvVar().WithName("REDIS_HA_CONF").WithValue(runDir+"/redis.conf"),
 		corev1ac.EnvVar().WithName("REDIS_HA_DATA_DIR").WithValue(dataDir),
 		// Long enough for the Sentinels to notice this pod is gone and promote a replica.
-		corev1ac.EnvVar().WithName("REDIS_HA_FAILOVER_WAIT").WithValue(strconv.FormatInt(int64((in.downAfter*2).Seconds())+10, 10)),
+		corev1ac.EnvVar().WithName("REDIS_HA_FAILOVER_WAIT").WithValue(strconv.FormatInt(int64((in.parsed.DownAfter*2).Seconds())+10, 10)),
 	)
 	mounts := []*corev1ac.VolumeMountApplyConfiguration{
 		mount(volumeConfig, configDir, true),
@@ -53,15 +50,6 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		volumes = append(volumes, corev1ac.Volume().WithName(volumeData).WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
 	}
 
-	initContainer := corev1ac.Container().
-		WithName("init").
-		WithImage(spec.Image.Image()).
-		WithCommand("sh", configDir+"/redis-init.sh").
-		WithEnv(env...).
-		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.resources.Sentinel)).
-		WithSecurityContext(restrictedContainerSecurity())
-
 	redis := corev1ac.Container().
 		WithName("redis").
 		WithImage(spec.Image.Image()).
@@ -69,7 +57,7 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		WithEnv(env...).
 		WithPorts(corev1ac.ContainerPort().WithName("redis").WithContainerPort(redisPort).WithProtocol(corev1.ProtocolTCP)).
 		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.resources.Redis)).
+		WithResources(resourceRequirements(in.parsed.Resources.Redis)).
 		WithSecurityContext(restrictedContainerSecurity()).
 		// Loading a large AOF takes a while: the startup probe gives it up to 10 minutes
 		// before liveness may restart the pod.
@@ -85,7 +73,7 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		WithSecurityContext(restrictedPodSecurity(redisUID)).
 		// The preStop failover may take up to 20s; the rest is for a final AOF flush.
 		WithTerminationGracePeriodSeconds(60).
-		WithInitContainers(initContainer).
+		WithInitContainers(initContainer(in, "redis-init.sh", env, mounts)).
 		WithContainers(redis).
 		WithVolumes(volumes...)
 	if in.spec.Metrics.Enabled {
@@ -106,13 +94,9 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 				WithAnnotations(podAnnotations(ps.redisConfigSum, c, ps.observedAuthSum)).
 				WithSpec(pod)))
 	if spec.Persistence.Persistent() {
-		size, err := resource.ParseQuantity(spec.Persistence.Storage.Size)
-		if err != nil {
-			return nil, errors.Wrapf(err, "cannot parse spec.redis.persistence.storage.size %q", spec.Persistence.Storage.Size)
-		}
 		pvc := corev1ac.PersistentVolumeClaimSpec().
 			WithAccessModes(corev1.ReadWriteOnce).
-			WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: size}))
+			WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: in.parsed.StorageSize}))
 		if sc := spec.Persistence.Storage.StorageClassName; sc != "" {
 			pvc.WithStorageClassName(sc)
 		}

@@ -158,13 +158,13 @@ func redisURL(scheme, host string, port int, c credentials) string {
 	return u.String()
 }
 
-// composeConnectionSecret is the Secret applications read. While the password of an existing
-// Secret is not known yet, it keeps what was observed rather than disappear, because a
-// composed resource missing from the desired state is deleted. It returns nil only when there
-// is nothing to keep yet.
-func composeConnectionSecret(in *instance, c credentials, observed map[resource.Name]resource.ObservedComposed) (*unstructured.Unstructured, error) {
-	data := connectionDetails(in, c)
-	if c.enabled && !c.known {
+// composeConnectionSecret is the Secret applications read, holding details (see
+// connectionDetails). While the password of an existing Secret is not known yet (details is
+// nil), it keeps what was observed rather than disappear, because a composed resource missing
+// from the desired state is deleted. It returns nil only when there is nothing to keep yet.
+func composeConnectionSecret(in *instance, details map[string][]byte, observed map[resource.Name]resource.ObservedComposed) (*unstructured.Unstructured, error) {
+	data := details
+	if data == nil {
 		oc, ok := observed[resourceConnectionSecret]
 		if !ok {
 			return nil, nil

@@ -184,3 +184,63 @@ func TestConnectionDetails(t *testing.T) {
 		})
 	}
 }
+
+func TestComposeConnectionSecret(t *testing.T) {
+	type args struct {
+		details  map[string][]byte
+		observed map[resource.Name]resource.ObservedComposed
+	}
+	type want struct {
+		// data is the Secret's decoded data; nil means no Secret is composed.
+		data map[string]string
+	}
+	cases := map[string]struct {
+		reason string
+		args   args
+		want   want
+	}{
+		"KnownDetails": {
+			reason: "Known details are written, whatever was observed.",
+			args: args{
+				details:  map[string][]byte{"host": []byte("h"), "password": []byte("new")},
+				observed: map[resource.Name]resource.ObservedComposed{resourceConnectionSecret: observedSecret("cache-redis", map[string]string{"password": "old"})},
+			},
+			want: want{data: map[string]string{"host": "h", "password": "new"}},
+		},
+		"UnknownDetailsKeepObserved": {
+			reason: "While the existing Secret's password is unknown, the observed data is kept, so the Secret is not deleted.",
+			args: args{
+				observed: map[resource.Name]resource.ObservedComposed{resourceConnectionSecret: observedSecret("cache-redis", map[string]string{"password": "old"})},
+			},
+			want: want{data: map[string]string{"password": "old"}},
+		},
+		"UnknownDetailsNothingObserved": {
+			reason: "With nothing known and nothing to keep, there is no Secret yet.",
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			u, err := composeConnectionSecret(testInstance(nil), tc.args.details, tc.args.observed)
+			if err != nil {
+				t.Fatalf("%s\ncomposeConnectionSecret(...): %v", tc.reason, err)
+			}
+			var got map[string]string
+			if u != nil {
+				if u.GetName() != "cache-redis" {
+					t.Errorf("%s\ncomposeConnectionSecret(...): name %q, want cache-redis", tc.reason, u.GetName())
+				}
+				got = map[string]string{}
+				for k := range u.Object["data"].(map[string]any) {
+					v, _, err := secretValue(u, k)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got[k] = v
+				}
+			}
+			if diff := cmp.Diff(tc.want.data, got); diff != "" {
+				t.Errorf("%s\ncomposeConnectionSecret(...): -want data, +got data:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}

@@ -29,15 +29,6 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 		volumes = append(volumes, tlsVolume(in))
 	}
 
-	initContainer := corev1ac.Container().
-		WithName("init").
-		WithImage(image).
-		WithCommand("sh", configDir+"/sentinel-init.sh").
-		WithEnv(env...).
-		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.resources.Sentinel)).
-		WithSecurityContext(restrictedContainerSecurity())
-
 	sentinel := corev1ac.Container().
 		WithName("sentinel").
 		WithImage(image).
@@ -45,7 +36,7 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 		WithEnv(env...).
 		WithPorts(corev1ac.ContainerPort().WithName("sentinel").WithContainerPort(sentinelPort).WithProtocol(corev1.ProtocolTCP)).
 		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.resources.Sentinel)).
+		WithResources(resourceRequirements(in.parsed.Resources.Sentinel)).
 		WithSecurityContext(restrictedContainerSecurity()).
 		WithLivenessProbe(execProbe("sentinel-live", 5, 10, 3)).
 		WithReadinessProbe(execProbe("sentinel-ready", 2, 5, 2))
@@ -54,7 +45,7 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 		WithServiceAccountName(in.sentinelName()).
 		WithAutomountServiceAccountToken(false).
 		WithSecurityContext(restrictedPodSecurity(redisUID)).
-		WithInitContainers(initContainer).
+		WithInitContainers(initContainer(in, "sentinel-init.sh", env, mounts)).
 		WithContainers(sentinel).
 		WithVolumes(volumes...)
 	podScheduling(in, componentSentinel, pod)

@@ -65,7 +65,7 @@ func clientService(in *instance, name string, port *corev1ac.ServicePortApplyCon
 // the client Services so a LoadBalancer client Service never publishes metrics. Nil unless
 // the ServiceMonitor is enabled.
 func composeTunnelMetricsService(in *instance) (*unstructured.Unstructured, error) {
-	if composeServiceMonitor(in) == nil {
+	if !in.spec.Metrics.ServiceMonitorEnabled() {
 		return nil, nil
 	}
 	labels := in.labels(componentTunnel)

@@ -73,7 +73,7 @@ func composeTunnelDeployment(in *instance, ps podSettings) (*unstructured.Unstru
 		WithImage(in.tunnelImage).
 		WithArgs(tunnelArgs(in)...).
 		WithPorts(ports...).
-		WithResources(resourceRequirements(in.resources.Tunnel)).
+		WithResources(resourceRequirements(in.parsed.Resources.Tunnel)).
 		WithSecurityContext(restrictedContainerSecurity()).
 		WithLivenessProbe(httpProbe("/healthz", 10, 3)).
 		WithReadinessProbe(httpProbe("/readyz", 5, 2))

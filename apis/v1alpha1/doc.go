@@ -1,6 +1,7 @@
 // Package v1alpha1 holds the redisha.io/v1alpha1 API: the RedisHA composite resource (a
 // Crossplane v2 namespaced XR), the legacy cluster-scoped XRedisHA with its RedisHAClaim, and
-// the pure helpers (Default, size presets) the composition function uses to read them.
+// the pure helpers the composition function uses to read them: Default, Parse (the schema's
+// validation rules, which also returns the parsed quantities and durations) and size presets.
 //
 // These Go types are the single source of the XRD schemas: `make generate` runs controller-gen
 // on this package and wraps the resulting CRD schema into the two CompositeResourceDefinitions

@@ -3,7 +3,6 @@ package v1alpha1
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -114,29 +113,12 @@ func (t TunnelSpec) ReadOnlyEndpointEnabled() bool {
 // SpreadEnabled reports whether spec.scheduling.topologySpread.enabled is on (the default).
 func (t TopologySpreadSpec) SpreadEnabled() bool { return t.Enabled == nil || *t.Enabled }
 
+// ServiceMonitorEnabled reports whether a ServiceMonitor is wanted: spec.metrics.serviceMonitor.enabled,
+// which needs spec.metrics.enabled (the exporter it scrapes).
+func (m MetricsSpec) ServiceMonitorEnabled() bool { return m.Enabled && m.ServiceMonitor.Enabled }
+
 // Persistent reports whether Redis keeps data on a PersistentVolume (aof or rdb).
 func (p PersistenceSpec) Persistent() bool { return p.Mode != PersistenceNone }
-
-// DownAfterDuration parses spec.sentinel.downAfter (the default when empty).
-func (s SentinelSpec) DownAfterDuration() (time.Duration, error) {
-	return parseDuration("spec.sentinel.downAfter", s.DownAfter, DefaultSentinelDownAfter)
-}
-
-// FailoverTimeoutDuration parses spec.sentinel.failoverTimeout (the default when empty).
-func (s SentinelSpec) FailoverTimeoutDuration() (time.Duration, error) {
-	return parseDuration("spec.sentinel.failoverTimeout", s.FailoverTimeout, DefaultSentinelFailoverTimeout)
-}
-
-func parseDuration(field, value, def string) (time.Duration, error) {
-	if value == "" {
-		value = def
-	}
-	d, err := time.ParseDuration(value)
-	if err != nil {
-		return 0, fmt.Errorf("%s %q is not a duration such as 5s or 1m30s: %w", field, value, err)
-	}
-	return d, nil
-}
 
 // Keys of the connection Secret that applications read. The legacy XRD lists them as
 // connectionSecretKeys, so a RedisHAClaim's writeConnectionSecretToRef carries exactly these.

@@ -3,9 +3,7 @@ package v1alpha1_test
 import (
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -105,12 +103,14 @@ func TestNamesAndSwitches(t *testing.T) {
 	type switches struct {
 		Secret, TunnelImage                         string
 		Auth, Policy, ReadOnly, Spread, Persistence bool
+		ServiceMonitor                              bool
 	}
 	get := func(s v1alpha1.RedisHASpec) switches {
 		return switches{
 			Secret: s.ConnectionSecretName("cache"), TunnelImage: s.Tunnel.TunnelImage("ours:v1"),
 			Auth: s.Auth.AuthEnabled(), Policy: s.NetworkPolicy.PolicyEnabled(), ReadOnly: s.Tunnel.ReadOnlyEndpointEnabled(),
 			Spread: s.Scheduling.TopologySpread.SpreadEnabled(), Persistence: s.Redis.Persistence.Persistent(),
+			ServiceMonitor: s.Metrics.ServiceMonitorEnabled(),
 		}
 	}
 	cases := map[string]struct {
@@ -118,49 +118,24 @@ func TestNamesAndSwitches(t *testing.T) {
 		spec   v1alpha1.RedisHASpec
 		want   switches
 	}{
-		"Unset":    {reason: "unset means the documented defaults", spec: empty, want: switches{"cache-redis", "ours:v1", true, true, true, true, true}},
-		"Named":    {reason: "given names win", spec: named, want: switches{"app-redis", "example.com/t:1", true, true, true, true, true}},
-		"Disabled": {reason: "explicit false is honoured", spec: off, want: switches{"cache-redis", "ours:v1", false, false, false, false, false}},
+		"Unset":    {reason: "unset means the documented defaults", spec: empty, want: switches{"cache-redis", "ours:v1", true, true, true, true, true, false}},
+		"Named":    {reason: "given names win", spec: named, want: switches{"app-redis", "example.com/t:1", true, true, true, true, true, false}},
+		"Disabled": {reason: "explicit false is honoured", spec: off, want: switches{"cache-redis", "ours:v1", false, false, false, false, false, false}},
+		"ServiceMonitorWithoutMetrics": {
+			reason: "a ServiceMonitor needs the exporter (metrics.enabled)",
+			spec:   v1alpha1.RedisHASpec{Metrics: v1alpha1.MetricsSpec{ServiceMonitor: v1alpha1.ServiceMonitorSpec{Enabled: true}}},
+			want:   switches{"cache-redis", "ours:v1", true, true, true, true, true, false},
+		},
+		"ServiceMonitor": {
+			reason: "metrics and ServiceMonitor on",
+			spec:   v1alpha1.RedisHASpec{Metrics: v1alpha1.MetricsSpec{Enabled: true, ServiceMonitor: v1alpha1.ServiceMonitorSpec{Enabled: true}}},
+			want:   switches{"cache-redis", "ours:v1", true, true, true, true, true, true},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, get(tc.spec)); diff != "" {
 				t.Errorf("%s -want +got:\n%s", tc.reason, diff)
-			}
-		})
-	}
-}
-
-func TestSentinelDurations(t *testing.T) {
-	cases := map[string]struct {
-		reason        string
-		sentinel      v1alpha1.SentinelSpec
-		wantDown      time.Duration
-		wantFailover  time.Duration
-		wantErrPrefix string
-	}{
-		"Defaults": {reason: "empty means the defaults", wantDown: 5 * time.Second, wantFailover: time.Minute},
-		"Given":    {reason: "Go durations parse", sentinel: v1alpha1.SentinelSpec{DownAfter: "1500ms", FailoverTimeout: "1m30s"}, wantDown: 1500 * time.Millisecond, wantFailover: 90 * time.Second},
-		"Bad": {
-			reason: "the error names the field", sentinel: v1alpha1.SentinelSpec{DownAfter: "soon"},
-			wantErrPrefix: `spec.sentinel.downAfter "soon" is not a duration such as 5s or 1m30s`,
-		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			down, err := tc.sentinel.DownAfterDuration()
-			if tc.wantErrPrefix != "" {
-				if err == nil || !strings.HasPrefix(err.Error(), tc.wantErrPrefix) {
-					t.Fatalf("%s: DownAfterDuration() error = %v, want prefix %q", tc.reason, err, tc.wantErrPrefix)
-				}
-				return
-			}
-			failover, err2 := tc.sentinel.FailoverTimeoutDuration()
-			if err != nil || err2 != nil {
-				t.Fatalf("%s: unexpected errors %v, %v", tc.reason, err, err2)
-			}
-			if down != tc.wantDown || failover != tc.wantFailover {
-				t.Errorf("%s: got %v/%v, want %v/%v", tc.reason, down, failover, tc.wantDown, tc.wantFailover)
 			}
 		})
 	}

@@ -41,8 +41,8 @@ func requirements(cpuRequest, memoryRequest, memoryLimit string) corev1.Resource
 	}
 }
 
-// PresetFor returns the resources of the named preset size. SizeCustom has no preset; use
-// (*RedisHASpec).ContainerResources, which handles every size.
+// PresetFor returns the resources of the named preset size. SizeCustom has no preset; Parse
+// returns the resources of every size.
 func PresetFor(size Size) (Preset, error) {
 	var redisCPU, redisMemory string
 	sentinel := requirements("50m", "64Mi", "64Mi")
@@ -77,64 +77,10 @@ func maxMemoryFor(limit resource.Quantity) int64 {
 	return v/100*maxMemoryPercent + v%100*maxMemoryPercent/100
 }
 
-// ContainerResources returns the resources of every container for this spec: the preset of spec.size,
-// or for size custom spec.resources for Redis (a missing request defaults to the limit, as in
-// Kubernetes) and the small preset for the others. The error names the offending field.
-func (s *RedisHASpec) ContainerResources() (Preset, error) {
-	if s.Size != SizeCustom {
-		if s.Resources != nil {
-			return Preset{}, fmt.Errorf("spec.resources is only read when spec.size is custom (spec.size is %q): set spec.size: custom, or remove spec.resources", s.Size)
-		}
-		return PresetFor(s.Size)
-	}
-	if s.Resources == nil || s.Resources.Limits == nil || s.Resources.Limits.Memory == "" {
-		return Preset{}, fmt.Errorf("spec.resources.limits.memory is required with spec.size: custom, because Redis maxmemory is derived from it")
-	}
-	p, err := PresetFor(SizeSmall)
-	if err != nil {
-		return Preset{}, err
-	}
-	redis := corev1.ResourceRequirements{Requests: corev1.ResourceList{}, Limits: corev1.ResourceList{}}
-	type amount struct {
-		field string
-		value string
-		name  corev1.ResourceName
-		into  corev1.ResourceList
-	}
-	var req ResourceQuantities
-	if s.Resources.Requests != nil {
-		req = *s.Resources.Requests
-	}
-	lim := *s.Resources.Limits
-	for _, a := range []amount{
-		{"spec.resources.limits.cpu", lim.CPU, corev1.ResourceCPU, redis.Limits},
-		{"spec.resources.limits.memory", lim.Memory, corev1.ResourceMemory, redis.Limits},
-		{"spec.resources.requests.cpu", req.CPU, corev1.ResourceCPU, redis.Requests},
-		{"spec.resources.requests.memory", req.Memory, corev1.ResourceMemory, redis.Requests},
-	} {
-		if a.value == "" {
-			continue
-		}
-		q, err := resource.ParseQuantity(a.value)
-		if err != nil {
-			return Preset{}, fmt.Errorf("%s %q is not a Kubernetes quantity (e.g. 500m, 2Gi): %w", a.field, a.value, err)
-		}
-		if q.Sign() <= 0 {
-			return Preset{}, fmt.Errorf("%s %q must be positive", a.field, a.value)
-		}
-		a.into[a.name] = q
-	}
-	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		l, hasLimit := redis.Limits[name]
-		r, hasRequest := redis.Requests[name]
-		switch {
-		case !hasRequest && hasLimit:
-			redis.Requests[name] = l.DeepCopy()
-		case hasRequest && hasLimit && r.Cmp(l) > 0:
-			return Preset{}, fmt.Errorf("spec.resources.requests.%s %s exceeds spec.resources.limits.%s %s: lower the request or raise the limit", name, r.String(), name, l.String())
-		}
-	}
+// withRedis is the preset with the Redis container's requirements replaced (spec.size:
+// custom keeps the small preset for the other containers) and maxmemory derived from them.
+func (p Preset) withRedis(redis corev1.ResourceRequirements) Preset {
 	p.Redis = redis
 	p.MaxMemoryBytes = maxMemoryFor(redis.Limits[corev1.ResourceMemory])
-	return p, nil
+	return p
 }

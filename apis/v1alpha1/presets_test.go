@@ -2,6 +2,7 @@ package v1alpha1_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -34,46 +35,56 @@ func summarize(p v1alpha1.Preset) presetSummary {
 	}
 }
 
-func TestContainerResources(t *testing.T) {
+// TestParse checks the values Parse derives from a valid spec: the resources of each size,
+// the storage size and the Sentinel timeouts. What Parse rejects is tested, against the
+// schema, by TestValidationRulesOnCreate and TestValidateAgreesWithSchema.
+func TestParse(t *testing.T) {
+	type parsed struct {
+		Resources                  presetSummary
+		StorageSize                string
+		DownAfter, FailoverTimeout time.Duration
+	}
+	defaults := func(p presetSummary) parsed {
+		return parsed{Resources: p, StorageSize: "1Gi", DownAfter: 5 * time.Second, FailoverTimeout: time.Minute}
+	}
 	cases := map[string]struct {
-		reason  string
-		spec    v1alpha1.RedisHASpec
-		want    presetSummary
-		wantErr string
+		reason string
+		spec   v1alpha1.RedisHASpec
+		want   parsed
 	}{
 		"Small": {
-			reason: "small: 256Mi Redis, maxmemory 75% = 192Mi, no CPU limit",
+			reason: "small: 256Mi Redis, maxmemory 75% = 192Mi, no CPU limit; the default storage and timeouts",
 			spec:   v1alpha1.RedisHASpec{Size: v1alpha1.SizeSmall},
-			want: presetSummary{
+			want: defaults(presetSummary{
 				RedisRequests: "cpu=100m memory=256Mi", RedisLimits: "cpu=0 memory=256Mi",
 				MaxMemoryBytes: 192 << 20, SentinelMemory: "64Mi", TunnelCPU: "50m",
-			},
+			}),
 		},
 		"Medium": {
 			reason: "medium: 1Gi Redis, maxmemory 768Mi",
 			spec:   v1alpha1.RedisHASpec{Size: v1alpha1.SizeMedium},
-			want: presetSummary{
+			want: defaults(presetSummary{
 				RedisRequests: "cpu=500m memory=1Gi", RedisLimits: "cpu=0 memory=1Gi",
 				MaxMemoryBytes: 768 << 20, SentinelMemory: "64Mi", TunnelCPU: "200m",
-			},
+			}),
 		},
 		"Large": {
 			reason: "large: 4Gi Redis, maxmemory 3Gi, bigger Sentinel and tunnel",
 			spec:   v1alpha1.RedisHASpec{Size: v1alpha1.SizeLarge},
-			want: presetSummary{
+			want: defaults(presetSummary{
 				RedisRequests: "cpu=2 memory=4Gi", RedisLimits: "cpu=0 memory=4Gi",
 				MaxMemoryBytes: 3 << 30, SentinelMemory: "128Mi", TunnelCPU: "500m",
-			},
+			}),
 		},
 		"CustomRequestsDefaultToLimits": {
 			reason: "a missing request takes the limit, as in Kubernetes; Sentinel and tunnel get small",
 			spec: v1alpha1.RedisHASpec{Size: v1alpha1.SizeCustom, Resources: &v1alpha1.ResourcesSpec{
 				Limits: &v1alpha1.ResourceQuantities{CPU: "2", Memory: "8Gi"},
 			}},
-			want: presetSummary{
+			want: defaults(presetSummary{
 				RedisRequests: "cpu=2 memory=8Gi", RedisLimits: "cpu=2 memory=8Gi",
 				MaxMemoryBytes: 6 << 30, SentinelMemory: "64Mi", TunnelCPU: "50m",
-			},
+			}),
 		},
 		"CustomExplicitRequests": {
 			reason: "explicit requests are kept",
@@ -81,59 +92,36 @@ func TestContainerResources(t *testing.T) {
 				Requests: &v1alpha1.ResourceQuantities{CPU: "250m", Memory: "1Gi"},
 				Limits:   &v1alpha1.ResourceQuantities{Memory: "2Gi"},
 			}},
-			want: presetSummary{
+			want: defaults(presetSummary{
 				RedisRequests: "cpu=250m memory=1Gi", RedisLimits: "cpu=0 memory=2Gi",
 				MaxMemoryBytes: 1536 << 20, SentinelMemory: "64Mi", TunnelCPU: "50m",
+			}),
+		},
+		"StorageAndTimeouts": {
+			reason: "storage size and Go durations with fractions and several units parse",
+			spec: v1alpha1.RedisHASpec{
+				Redis:    v1alpha1.RedisSpec{Persistence: v1alpha1.PersistenceSpec{Storage: v1alpha1.StorageSpec{Size: "20Gi"}}},
+				Sentinel: v1alpha1.SentinelSpec{DownAfter: "1500ms", FailoverTimeout: "1m30s"},
 			},
-		},
-		"CustomWithoutLimits": {
-			reason:  "the function must not guess maxmemory",
-			spec:    v1alpha1.RedisHASpec{Size: v1alpha1.SizeCustom},
-			wantErr: "spec.resources.limits.memory is required with spec.size: custom, because Redis maxmemory is derived from it",
-		},
-		"CustomBadQuantity": {
-			reason: "unvalidated input (crossplane render) gets a clear error naming the field",
-			spec: v1alpha1.RedisHASpec{Size: v1alpha1.SizeCustom, Resources: &v1alpha1.ResourcesSpec{
-				Limits: &v1alpha1.ResourceQuantities{Memory: "lots"},
-			}},
-			wantErr: `spec.resources.limits.memory "lots" is not a Kubernetes quantity (e.g. 500m, 2Gi): quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`,
-		},
-		"CustomRequestAboveLimit": {
-			reason: "a request above its limit is rejected on unvalidated input too",
-			spec: v1alpha1.RedisHASpec{Size: v1alpha1.SizeCustom, Resources: &v1alpha1.ResourcesSpec{
-				Requests: &v1alpha1.ResourceQuantities{Memory: "4Gi"},
-				Limits:   &v1alpha1.ResourceQuantities{Memory: "2Gi"},
-			}},
-			wantErr: "spec.resources.requests.memory 4Gi exceeds spec.resources.limits.memory 2Gi: lower the request or raise the limit",
-		},
-		"PresetWithResources": {
-			reason: "resources next to a preset would be ignored silently",
-			spec: v1alpha1.RedisHASpec{Size: v1alpha1.SizeSmall, Resources: &v1alpha1.ResourcesSpec{
-				Limits: &v1alpha1.ResourceQuantities{Memory: "2Gi"},
-			}},
-			wantErr: `spec.resources is only read when spec.size is custom (spec.size is "small"): set spec.size: custom, or remove spec.resources`,
-		},
-		"UnknownSize": {
-			reason:  "an unknown size names the choices",
-			spec:    v1alpha1.RedisHASpec{Size: "huge"},
-			wantErr: `spec.size "huge" has no preset: use small, medium or large (custom takes spec.resources)`,
+			want: parsed{
+				Resources: presetSummary{
+					RedisRequests: "cpu=100m memory=256Mi", RedisLimits: "cpu=0 memory=256Mi",
+					MaxMemoryBytes: 192 << 20, SentinelMemory: "64Mi", TunnelCPU: "50m",
+				},
+				StorageSize: "20Gi", DownAfter: 1500 * time.Millisecond, FailoverTimeout: 90 * time.Second,
+			},
 		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			p, err := tc.spec.ContainerResources()
-			gotErr := ""
-			if err != nil {
-				gotErr = err.Error()
+			tc.spec.Default()
+			p, errs := tc.spec.Parse()
+			if len(errs) > 0 {
+				t.Fatalf("%s\nParse(): unexpected errors: %v", tc.reason, errs)
 			}
-			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
-				t.Fatalf("%s\nContainerResources() error -want +got:\n%s", tc.reason, diff)
-			}
-			if err != nil {
-				return
-			}
-			if diff := cmp.Diff(tc.want, summarize(p)); diff != "" {
-				t.Errorf("%s\nContainerResources() -want +got:\n%s", tc.reason, diff)
+			got := parsed{Resources: summarize(p.Resources), StorageSize: p.StorageSize.String(), DownAfter: p.DownAfter, FailoverTimeout: p.FailoverTimeout}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s\nParse() -want +got:\n%s", tc.reason, diff)
 			}
 		})
 	}

@@ -316,7 +316,7 @@ type StorageSpec struct {
 // SentinelSpec configures the Sentinel quorum.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.quorum) || !has(self.replicas) || self.quorum <= self.replicas",message="spec.sentinel.quorum must not exceed spec.sentinel.replicas, or no failover can ever be agreed: lower quorum or remove it to use the majority",fieldPath=".quorum"
-// +kubebuilder:validation:XValidation:rule="!has(self.failoverTimeout) || !has(self.downAfter) || !self.failoverTimeout.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.downAfter.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.failoverTimeout) > duration(self.downAfter)",message="spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter",fieldPath=".failoverTimeout"
+// +kubebuilder:validation:XValidation:rule="!has(self.failoverTimeout) || !has(self.downAfter) || !self.failoverTimeout.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.downAfter.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.failoverTimeout) > duration(self.downAfter)",message="spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter: raise failoverTimeout or lower downAfter",fieldPath=".failoverTimeout"
 type SentinelSpec struct {
 	// Replicas is the number of Sentinel pods. It must be odd so a strict majority exists
 	// to authorize a failover.
@@ -633,7 +633,8 @@ type ComponentStatus struct {
 	// +optional
 	Replicas int32 `json:"replicas,omitempty"`
 
-	// Ready is the number of pods that are ready.
+	// Ready is the number of pods that are ready. It is shown even when 0, which is worth
+	// seeing while the pods start.
 	// +optional
-	Ready int32 `json:"ready,omitempty"`
+	Ready int32 `json:"ready"`
 }

@@ -2,7 +2,9 @@ package v1alpha1
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,20 +14,52 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Patterns the schema also enforces; compiled per call because package-level state is avoided.
-const (
-	versionPattern  = `^[0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9A-Za-z.]+)?$`
-	durationPattern = `^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
-	dnsNamePattern  = `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+// Patterns the schema also enforces, compiled once: a Regexp is safe for concurrent use and
+// never changes, and the composition function validates on every run.
+var (
+	versionPattern  = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9A-Za-z.]+)?$`)
+	durationPattern = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`)
+	dnsNamePattern  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 )
 
-// Validate checks a spec the way the XRD schema does on create (enums, bounds, patterns and
-// the CEL rules; not the update-only immutability rules), with the same messages.
-// TestValidateAgreesWithSchema keeps both in step, so it is an executable statement of the
-// schema. The function does not call it yet: function/validate.go has its own checks for what
-// the schema cannot express and repeats some schema rules with its own messages.
+// What each pattern accepts, in words, for the error message.
+const (
+	versionHint  = "must be a version such as 7.2 or 7.2.5-alpine"
+	durationHint = "must be a duration such as 30s or 1m30s"
+	dnsNameHint  = "must be a lowercase DNS name such as my-secret"
+)
+
+// Parsed holds the values a spec writes as strings (quantities, durations) in the typed form
+// composing needs. Parse fills it while it validates, so each value is parsed once.
+type Parsed struct {
+	// Resources are the requests and limits of every container, and Redis maxmemory.
+	Resources Preset
+	// StorageSize is spec.redis.persistence.storage.size.
+	StorageSize resource.Quantity
+	// DownAfter is spec.sentinel.downAfter.
+	DownAfter time.Duration
+	// FailoverTimeout is spec.sentinel.failoverTimeout.
+	FailoverTimeout time.Duration
+}
+
+// Validate checks a defaulted spec (see Default) the way the XRD schema does on create
+// (enums, bounds, patterns and the CEL rules; not the update-only immutability rules), with
+// the same CEL messages. TestValidateAgreesWithSchema keeps both in step, so it is an
+// executable statement of the schema.
 func (s *RedisHASpec) Validate() error {
-	var errs field.ErrorList
+	_, errs := s.Parse()
+	return errs.ToAggregate()
+}
+
+// Parse validates a defaulted spec exactly like Validate and returns its parsed values, which
+// are meaningful only when the error list is empty. The composition function calls it on
+// every run, so input that never went through the API server (crossplane render) meets the
+// same rules and messages as a claim does. Every error names its field and how to fix it.
+func (s *RedisHASpec) Parse() (Parsed, field.ErrorList) {
+	var (
+		out  Parsed
+		errs field.ErrorList
+	)
 	spec := field.NewPath("spec")
 
 	errs = append(errs, oneOf(spec.Child("size"), string(s.Size), SizeSmall, SizeMedium, SizeLarge, SizeCustom)...)
@@ -35,19 +69,37 @@ func (s *RedisHASpec) Validate() error {
 	case s.Size != SizeCustom && s.Resources != nil:
 		errs = append(errs, field.Forbidden(spec.Child("resources"), "spec.resources is only read when spec.size is custom: set spec.size: custom to use explicit resources, or remove spec.resources to use the preset"))
 	}
-	if s.Resources != nil {
-		errs = append(errs, s.Resources.validate(spec.Child("resources"))...)
+	// size custom sizes Redis from spec.resources and the other containers like small; an
+	// unknown size has no preset and is reported by oneOf above.
+	preset := s.Size
+	if preset == SizeCustom {
+		preset = SizeSmall
 	}
-	errs = append(errs, s.Redis.validate(spec.Child("redis"))...)
-	errs = append(errs, s.Sentinel.validate(spec.Child("sentinel"))...)
+	out.Resources, _ = PresetFor(preset)
+	if s.Resources != nil {
+		redis, resourceErrs := s.Resources.parse(spec.Child("resources"))
+		errs = append(errs, resourceErrs...)
+		if s.Size == SizeCustom {
+			out.Resources = out.Resources.withRedis(redis)
+		}
+	}
+	var redisErrs field.ErrorList
+	out.StorageSize, redisErrs = s.Redis.parse(spec.Child("redis"))
+	errs = append(errs, redisErrs...)
+	var serrs field.ErrorList
+	out.DownAfter, out.FailoverTimeout, serrs = s.Sentinel.parse(spec.Child("sentinel"))
+	errs = append(errs, serrs...)
 	errs = append(errs, s.Tunnel.validate(spec.Child("tunnel"))...)
 
 	auth := spec.Child("auth")
 	if !s.Auth.AuthEnabled() && s.Auth.ExistingSecret != nil {
 		errs = append(errs, field.Invalid(auth.Child("existingSecret"), s.Auth.ExistingSecret.Name, "spec.auth.existingSecret is only used with spec.auth.enabled: true: enable auth or remove existingSecret"))
 	}
-	if s.Auth.ExistingSecret != nil {
-		errs = append(errs, matches(auth.Child("existingSecret", "name"), s.Auth.ExistingSecret.Name, dnsNamePattern, true)...)
+	if ref := s.Auth.ExistingSecret; ref != nil {
+		if ref.Name == "" {
+			errs = append(errs, field.Required(auth.Child("existingSecret", "name"), "name the Secret that holds the password"))
+		}
+		errs = append(errs, matches(auth.Child("existingSecret", "name"), ref.Name, dnsNamePattern, dnsNameHint)...)
 	}
 
 	tls := spec.Child("tls")
@@ -57,7 +109,7 @@ func (s *RedisHASpec) Validate() error {
 	case !s.TLS.Enabled && s.TLS.SecretName != "":
 		errs = append(errs, field.Invalid(tls.Child("secretName"), s.TLS.SecretName, "spec.tls.secretName is only used with spec.tls.enabled: true: enable TLS or remove secretName"))
 	}
-	errs = append(errs, matches(tls.Child("secretName"), s.TLS.SecretName, dnsNamePattern, false)...)
+	errs = append(errs, matches(tls.Child("secretName"), s.TLS.SecretName, dnsNamePattern, dnsNameHint)...)
 
 	np := spec.Child("networkPolicy")
 	if !s.NetworkPolicy.PolicyEnabled() && len(s.NetworkPolicy.AllowedClients) > 0 {
@@ -76,7 +128,7 @@ func (s *RedisHASpec) Validate() error {
 	if s.Metrics.ServiceMonitor.Enabled && !s.Metrics.Enabled {
 		errs = append(errs, field.Invalid(metrics.Child("serviceMonitor", "enabled"), true, "spec.metrics.serviceMonitor.enabled needs spec.metrics.enabled: true, because the ServiceMonitor scrapes the exporter sidecar"))
 	}
-	errs = append(errs, matches(metrics.Child("serviceMonitor", "interval"), s.Metrics.ServiceMonitor.Interval, durationPattern, false)...)
+	errs = append(errs, matches(metrics.Child("serviceMonitor", "interval"), s.Metrics.ServiceMonitor.Interval, durationPattern, durationHint)...)
 
 	sched := spec.Child("scheduling")
 	errs = append(errs, oneOf(sched.Child("antiAffinity"), string(s.Scheduling.AntiAffinity), AntiAffinityHard, AntiAffinitySoft)...)
@@ -84,64 +136,73 @@ func (s *RedisHASpec) Validate() error {
 	errs = append(errs, inRange(ts.Child("maxSkew"), s.Scheduling.TopologySpread.MaxSkew, 1, 10)...)
 	errs = append(errs, oneOf(ts.Child("whenUnsatisfiable"), string(s.Scheduling.TopologySpread.WhenUnsatisfiable), corev1.ScheduleAnyway, corev1.DoNotSchedule)...)
 
-	errs = append(errs, matches(spec.Child("connectionSecret", "name"), s.ConnectionSecret.Name, dnsNamePattern, false)...)
-	return errs.ToAggregate()
+	errs = append(errs, matches(spec.Child("connectionSecret", "name"), s.ConnectionSecret.Name, dnsNamePattern, dnsNameHint)...)
+	return out, errs
 }
 
-func (r *ResourcesSpec) validate(path *field.Path) field.ErrorList {
+// parse checks explicit resources and returns the Redis container's requirements: a missing
+// request takes its limit, as in Kubernetes.
+func (r *ResourcesSpec) parse(path *field.Path) (corev1.ResourceRequirements, field.ErrorList) {
 	var errs field.ErrorList
 	if r.Limits == nil || r.Limits.Memory == "" {
 		errs = append(errs, field.Required(path.Child("limits"), "spec.resources.limits.memory is required with spec.size: custom, because Redis maxmemory is derived from it (75%)"))
 	}
-	parsed := map[string]resource.Quantity{}
-	check := func(q *ResourceQuantities, part string) {
+	redis := corev1.ResourceRequirements{Requests: corev1.ResourceList{}, Limits: corev1.ResourceList{}}
+	check := func(q *ResourceQuantities, part string, into corev1.ResourceList) {
 		if q == nil {
 			return
 		}
 		for _, a := range []struct {
-			name, value, message string
-			min                  string
+			name    corev1.ResourceName
+			value   string
+			message string
+			above   resource.Quantity
 		}{
-			{"cpu", q.CPU, "cpu must be a positive Kubernetes quantity such as 500m or 2", "0"},
-			{"memory", q.Memory, "memory must be a Kubernetes quantity larger than 16Mi, such as 512Mi or 2Gi", "16Mi"},
+			{corev1.ResourceCPU, q.CPU, "cpu must be a positive Kubernetes quantity such as 500m or 2", resource.Quantity{}},
+			{corev1.ResourceMemory, q.Memory, "memory must be a Kubernetes quantity larger than 16Mi, such as 512Mi or 2Gi", resource.MustParse("16Mi")},
 		} {
 			if a.value == "" {
 				continue
 			}
 			v, err := resource.ParseQuantity(a.value)
-			if err != nil || v.Cmp(resource.MustParse(a.min)) <= 0 {
-				errs = append(errs, field.Invalid(path.Child(part, a.name), a.value, a.message))
+			if err != nil || v.Cmp(a.above) <= 0 {
+				errs = append(errs, field.Invalid(path.Child(part, string(a.name)), a.value, a.message))
 				continue
 			}
-			parsed[part+"."+a.name] = v
+			into[a.name] = v
 		}
 	}
-	check(r.Requests, "requests")
-	check(r.Limits, "limits")
-	for _, name := range []string{"memory", "cpu"} {
-		req, hasReq := parsed["requests."+name]
-		lim, hasLim := parsed["limits."+name]
-		if hasReq && hasLim && req.Cmp(lim) > 0 {
-			errs = append(errs, field.Invalid(path.Child("requests", name), req.String(),
+	check(r.Requests, "requests", redis.Requests)
+	check(r.Limits, "limits", redis.Limits)
+	for _, name := range []corev1.ResourceName{corev1.ResourceMemory, corev1.ResourceCPU} {
+		req, hasReq := redis.Requests[name]
+		lim, hasLim := redis.Limits[name]
+		switch {
+		case hasReq && hasLim && req.Cmp(lim) > 0:
+			errs = append(errs, field.Invalid(path.Child("requests", string(name)), req.String(),
 				fmt.Sprintf("spec.resources.requests.%s must not exceed spec.resources.limits.%s: lower the request or raise the limit", name, name)))
+		case !hasReq && hasLim:
+			redis.Requests[name] = lim.DeepCopy()
 		}
 	}
-	return errs
+	return redis, errs
 }
 
-func (r *RedisSpec) validate(path *field.Path) field.ErrorList {
+// parse checks the Redis settings and returns the parsed storage size.
+func (r *RedisSpec) parse(path *field.Path) (resource.Quantity, field.ErrorList) {
 	var errs field.ErrorList
 	errs = append(errs, inRange(path.Child("replicas"), r.Replicas, 2, 9)...)
 	image := path.Child("image")
 	errs = append(errs, oneOf(image.Child("flavor"), string(r.Image.Flavor), FlavorRedis, FlavorValkey)...)
-	if verrs := matches(image.Child("version"), r.Image.Version, versionPattern, true); len(verrs) > 0 {
-		errs = append(errs, verrs...)
+	if r.Image.Version == "" || !versionPattern.MatchString(r.Image.Version) {
+		errs = append(errs, field.Invalid(image.Child("version"), r.Image.Version, versionHint))
 	} else if !versionAtLeast(r.Image.Version, 6, 2) {
 		errs = append(errs, field.Invalid(image.Child("version"), r.Image.Version, "spec.redis.image.version must be 6.2 or newer: Sentinel needs resolve-hostnames and announce-hostnames"))
 	}
 	persistence := path.Child("persistence")
 	errs = append(errs, oneOf(persistence.Child("mode"), string(r.Persistence.Mode), PersistenceAOF, PersistenceRDB, PersistenceNone)...)
-	if q, err := resource.ParseQuantity(r.Persistence.Storage.Size); err != nil || q.Sign() <= 0 {
+	size, err := resource.ParseQuantity(r.Persistence.Storage.Size)
+	if err != nil || size.Sign() <= 0 {
 		errs = append(errs, field.Invalid(persistence.Child("storage", "size"), r.Persistence.Storage.Size, "spec.redis.persistence.storage.size must be a positive Kubernetes quantity such as 1Gi"))
 	}
 	errs = append(errs, oneOf(path.Child("maxMemoryPolicy"), string(r.MaxMemoryPolicy),
@@ -149,36 +210,37 @@ func (r *RedisSpec) validate(path *field.Path) field.ErrorList {
 	if n := len(r.Config); n > 32 {
 		errs = append(errs, field.TooMany(path.Child("config"), n, 32))
 	}
-	for key, value := range r.Config {
+	for _, key := range slices.Sorted(maps.Keys(r.Config)) {
+		value := r.Config[key]
 		if !IsAllowedRedisConfigKey(key) {
 			errs = append(errs, field.Invalid(path.Child("config"), key, "spec.redis.config key "+key+" may not be set here: RedisHA manages it (use the matching spec field) or it could break replication or failover; see docs/api.md for the allowed keys"))
 		}
 		if strings.ContainsAny(string(value), "\r\n") || len(value) > 256 {
-			errs = append(errs, field.Invalid(path.Child("config", key), value, "must be one line of at most 256 characters"))
+			errs = append(errs, field.Invalid(path.Child("config", key), value, "must be one line of at most 256 characters: remove the line break or shorten the value"))
 		}
 	}
-	return errs
+	return size, errs
 }
 
-func (s *SentinelSpec) validate(path *field.Path) field.ErrorList {
-	var errs field.ErrorList
+// parse checks the Sentinel settings and returns the parsed downAfter and failoverTimeout.
+func (s *SentinelSpec) parse(path *field.Path) (downAfter, failoverTimeout time.Duration, errs field.ErrorList) {
 	errs = append(errs, inRange(path.Child("replicas"), s.Replicas, 3, 7)...)
 	if s.Replicas%2 == 0 {
 		errs = append(errs, field.Invalid(path.Child("replicas"), s.Replicas, "spec.sentinel.replicas must be odd (3, 5 or 7) so a majority of Sentinels can authorize a failover"))
 	}
-	if s.Quorum < 0 {
-		errs = append(errs, field.Invalid(path.Child("quorum"), s.Quorum, "should be greater than or equal to 1"))
+	if s.Quorum < 1 {
+		errs = append(errs, field.Invalid(path.Child("quorum"), s.Quorum, "must be at least 1: raise it, or remove it to use the majority"))
 	}
 	if s.Quorum > s.Replicas {
 		errs = append(errs, field.Invalid(path.Child("quorum"), s.Quorum, "spec.sentinel.quorum must not exceed spec.sentinel.replicas, or no failover can ever be agreed: lower quorum or remove it to use the majority"))
 	}
-	down, downErrs := durationIn(path.Child("downAfter"), s.DownAfter, time.Second, 10*time.Minute, "spec.sentinel.downAfter must be between 1s and 10m")
-	failover, failoverErrs := durationIn(path.Child("failoverTimeout"), s.FailoverTimeout, 5*time.Second, time.Hour, "spec.sentinel.failoverTimeout must be between 5s and 1h")
+	downAfter, downErrs := durationIn(path.Child("downAfter"), s.DownAfter, time.Second, 10*time.Minute, "spec.sentinel.downAfter must be between 1s and 10m")
+	failoverTimeout, failoverErrs := durationIn(path.Child("failoverTimeout"), s.FailoverTimeout, 5*time.Second, time.Hour, "spec.sentinel.failoverTimeout must be between 5s and 1h")
 	errs = append(append(errs, downErrs...), failoverErrs...)
-	if len(downErrs) == 0 && len(failoverErrs) == 0 && failover <= down {
-		errs = append(errs, field.Invalid(path.Child("failoverTimeout"), s.FailoverTimeout, "spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter"))
+	if len(downErrs) == 0 && len(failoverErrs) == 0 && failoverTimeout <= downAfter {
+		errs = append(errs, field.Invalid(path.Child("failoverTimeout"), s.FailoverTimeout, "spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter: raise failoverTimeout or lower downAfter"))
 	}
-	return errs
+	return downAfter, failoverTimeout, errs
 }
 
 func (t *TunnelSpec) validate(path *field.Path) field.ErrorList {
@@ -209,21 +271,19 @@ func inRange(path *field.Path, value, low, high int32) field.ErrorList {
 	return nil
 }
 
-// matches checks a string field against a pattern; an empty optional field passes.
-func matches(path *field.Path, value, pattern string, required bool) field.ErrorList {
-	if value == "" && !required {
-		return nil
-	}
-	if !regexp.MustCompile(pattern).MatchString(value) {
-		return field.ErrorList{field.Invalid(path, value, "should match '"+pattern+"'")}
+// matches checks an optional string field against a pattern; empty passes. hint says in
+// words what the pattern accepts.
+func matches(path *field.Path, value string, pattern *regexp.Regexp, hint string) field.ErrorList {
+	if value != "" && !pattern.MatchString(value) {
+		return field.ErrorList{field.Invalid(path, value, hint)}
 	}
 	return nil
 }
 
-// durationIn parses a duration field and checks its bounds.
+// durationIn parses a required duration field and checks its bounds.
 func durationIn(path *field.Path, value string, low, high time.Duration, message string) (time.Duration, field.ErrorList) {
-	if errs := matches(path, value, durationPattern, true); len(errs) > 0 {
-		return 0, errs
+	if !durationPattern.MatchString(value) {
+		return 0, field.ErrorList{field.Invalid(path, value, durationHint)}
 	}
 	d, err := time.ParseDuration(value)
 	if err != nil || d < low || d > high {

@@ -229,7 +229,25 @@ func createCases() map[string]createCase {
 		"SentinelFailoverTimeoutNotAboveDownAfter": {
 			reason: "a failover must be allowed to take longer than detecting the failure",
 			spec:   "sentinel: {downAfter: 30s, failoverTimeout: 10s}",
-			want:   []fieldError{{"spec.sentinel.failoverTimeout", "spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter"}},
+			want: []fieldError{{"spec.sentinel.failoverTimeout",
+				"spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter: raise failoverTimeout or lower downAfter"}},
+		},
+		"SentinelFailoverTimeoutNotAboveDefaultedDownAfter": {
+			reason: "the rule compares with the defaulted downAfter (5s) too",
+			spec:   "sentinel: {failoverTimeout: 5s}",
+			want: []fieldError{{"spec.sentinel.failoverTimeout",
+				"spec.sentinel.failoverTimeout must be longer than spec.sentinel.downAfter: raise failoverTimeout or lower downAfter"}},
+		},
+		"SentinelQuorumAboveDefaultedReplicas": {
+			reason: "the rule compares with the defaulted replicas (3) too",
+			spec:   "sentinel: {quorum: 4}",
+			want: []fieldError{{"spec.sentinel.quorum",
+				"spec.sentinel.quorum must not exceed spec.sentinel.replicas, or no failover can ever be agreed: lower quorum or remove it to use the majority"}},
+		},
+		"SentinelFailoverTimeoutNotADuration": {
+			reason: "a duration Go cannot parse is rejected by the pattern",
+			spec:   "sentinel: {failoverTimeout: 1min}",
+			want:   []fieldError{{"spec.sentinel.failoverTimeout", `spec.sentinel.failoverTimeout in body should match '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'`}},
 		},
 		"SentinelDownAfterTooShort": {
 			reason: "sub-second down detection causes failovers on hiccups",
@@ -246,6 +264,11 @@ func createCases() map[string]createCase {
 			spec:   "auth: {enabled: false, existingSecret: {name: redis-pw}}",
 			want: []fieldError{{"spec.auth.existingSecret",
 				"spec.auth.existingSecret is only used with spec.auth.enabled: true: enable auth or remove existingSecret"}},
+		},
+		"AuthExistingSecretWithoutName": {
+			reason: "an existing Secret reference must name the Secret",
+			spec:   "auth: {existingSecret: {key: pw}}",
+			want:   []fieldError{{"spec.auth.existingSecret.name", ""}},
 		},
 		"AuthExistingSecret": {
 			reason: "an existing Secret with auth on (the default) is fine; key defaults to password",
@@ -307,6 +330,16 @@ func createCases() map[string]createCase {
 			reason: "a skew above 10 spreads nothing",
 			spec:   "scheduling: {topologySpread: {maxSkew: 11}}",
 			want:   []fieldError{{"spec.scheduling.topologySpread.maxSkew", "spec.scheduling.topologySpread.maxSkew in body should be less than or equal to 10"}},
+		},
+		"TunnelWithoutReplicas": {
+			reason: "without a tunnel pod clients cannot connect",
+			spec:   "tunnel: {replicas: -1}",
+			want:   []fieldError{{"spec.tunnel.replicas", "spec.tunnel.replicas in body should be greater than or equal to 1"}},
+		},
+		"ScrapeIntervalNotADuration": {
+			reason: "the ServiceMonitor interval must be a duration Prometheus reads",
+			spec:   "metrics: {enabled: true, serviceMonitor: {enabled: true, interval: often}}",
+			want:   []fieldError{{"spec.metrics.serviceMonitor.interval", `spec.metrics.serviceMonitor.interval in body should match '^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$'`}},
 		},
 		"ConnectionSecretNameInvalid": {
 			reason: "Secret names are DNS subdomains",
