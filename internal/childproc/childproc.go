@@ -85,11 +85,15 @@ type ExitError struct {
 
 // Error names the process and how it ended, followed by the end of its log.
 func (e *ExitError) Error() string {
-	status := "exit status 0"
-	if e.Err != nil {
-		status = e.Err.Error()
+	return fmt.Sprintf("%s exited (%s); last lines of %s:\n%s", e.Name, e.Status(), e.LogPath, e.Tail)
+}
+
+// Status says how the process ended, without the log: "exit status 3", "signal: killed".
+func (e *ExitError) Status() string {
+	if e.Err == nil {
+		return "exit status 0"
 	}
-	return fmt.Sprintf("%s exited (%s); last lines of %s:\n%s", e.Name, status, e.LogPath, e.Tail)
+	return e.Err.Error()
 }
 
 // Unwrap returns Err, so errors.As finds the *exec.ExitError.
@@ -176,6 +180,17 @@ func (p *Process) Exited() (bool, error) {
 		return true, nil
 	default:
 		return false, nil
+	}
+}
+
+// ExitError returns how the process ended, with the end of its log, also for exit status 0
+// (for a program that should not have ended at all); nil while it runs.
+func (p *Process) ExitError() *ExitError {
+	select {
+	case <-p.done:
+		return p.exitErr
+	default:
+		return nil
 	}
 }
 

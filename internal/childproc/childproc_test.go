@@ -36,18 +36,6 @@ func waitForLog(t *testing.T, p *Process, want string) {
 	}
 }
 
-func exitStatus(t *testing.T, err error) string {
-	t.Helper()
-	var exit *ExitError
-	if !errors.As(err, &exit) {
-		t.Fatalf("error %v (%T) is no *ExitError", err, err)
-	}
-	if exit.Err == nil {
-		return "exit status 0"
-	}
-	return exit.Err.Error()
-}
-
 func TestTail(t *testing.T) {
 	cases := map[string]struct {
 		reason string
@@ -156,7 +144,7 @@ func TestStop(t *testing.T) {
 			if !exited {
 				t.Fatalf("%s: still running after Stop", tc.reason)
 			}
-			if got := exitStatus(t, p.exitErr); got != tc.want {
+			if got := p.ExitError().Status(); got != tc.want {
 				t.Errorf("%s: ended with %q, want %q", tc.reason, got, tc.want)
 			}
 			p.Stop(tc.grace) // a second Stop of an exited process returns at once

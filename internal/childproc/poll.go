@@ -76,10 +76,8 @@ func Poll(ctx context.Context, w Wait, cond func(context.Context) (bool, error))
 // firstExit returns the ExitError of the first process in procs that has exited, or nil.
 func firstExit(procs []*Process) error {
 	for _, p := range procs {
-		select {
-		case <-p.Done():
-			return p.exitErr
-		default:
+		if exit := p.ExitError(); exit != nil {
+			return exit
 		}
 	}
 	return nil
