@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redis-ha/redis-ha/internal/childproc"
 )
 
 // appEvent is the part of a demo-app output line the demo reads (see examples/demo-app).
@@ -28,7 +30,7 @@ type appEvent struct {
 
 // demoApp is the running examples/demo-app: it follows its output and asks it to verify.
 type demoApp struct {
-	proc *child
+	proc *childproc.Process
 
 	mu       sync.Mutex
 	resumed  []appEvent // every "resumed" line: writes came back after a gap
@@ -40,7 +42,8 @@ type demoApp struct {
 func startDemoApp(path, tunnelAddr, password, logDir string, progress func(appEvent)) (*demoApp, error) {
 	a := &demoApp{verifies: make(chan appEvent, 4), summary: make(chan appEvent, 1), progress: progress}
 	env := []string{"REDIS_ADDR=" + tunnelAddr, "REDIS_PASSWORD=" + password}
-	proc, err := startChild("demo-app", path, []string{"--rate=2000", "--progress=1s"}, env, logDir, a.onLine)
+	proc, err := childproc.Start(childproc.Options{Name: "demo-app", Path: path, Args: []string{"--rate=2000", "--progress=1s"},
+		Env: env, LogDir: logDir, OnStdoutLine: a.onLine})
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +75,7 @@ func (a *demoApp) onLine(line string) {
 // verify asks the app to read back every write it got acknowledged so far, and returns its
 // answer.
 func (a *demoApp) verify(ctx context.Context) (appEvent, error) {
-	if err := a.proc.signal(syscall.SIGUSR1); err != nil {
+	if err := a.proc.Signal(syscall.SIGUSR1); err != nil {
 		return appEvent{}, err
 	}
 	select {
@@ -80,24 +83,24 @@ func (a *demoApp) verify(ctx context.Context) (appEvent, error) {
 		return e, nil
 	case <-ctx.Done():
 		return appEvent{}, fmt.Errorf("demo-app did not answer the check in time: %w", ctx.Err())
-	case <-a.proc.done:
-		return appEvent{}, fmt.Errorf("demo-app exited during the check (log: %s)", a.proc.logPath)
+	case <-a.proc.Done():
+		return appEvent{}, fmt.Errorf("during the check: %w", a.proc.ExitError())
 	}
 }
 
 // stop ends the app; it checks every acknowledged write a last time and reports it.
 func (a *demoApp) stop(ctx context.Context) (appEvent, error) {
-	if err := a.proc.signal(syscall.SIGTERM); err != nil {
+	if err := a.proc.Signal(syscall.SIGTERM); err != nil {
 		return appEvent{}, err
 	}
 	select {
 	case e := <-a.summary:
-		return e, a.proc.wait(ctx)
+		return e, a.proc.Wait(ctx)
 	case <-ctx.Done():
-		a.proc.stop(0)
+		a.proc.Stop(0)
 		return appEvent{}, fmt.Errorf("demo-app did not finish its last check in time: %w", ctx.Err())
-	case <-a.proc.done:
-		return appEvent{}, fmt.Errorf("demo-app exited without a summary (log: %s)", a.proc.logPath)
+	case <-a.proc.Done():
+		return appEvent{}, fmt.Errorf("no summary: %w", a.proc.ExitError())
 	}
 }
 

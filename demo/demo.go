@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis-ha/redis-ha/internal/childproc"
 	"github.com/redis-ha/redis-ha/internal/redisproc"
 )
 
@@ -126,11 +127,11 @@ func Run(ctx context.Context, o Options) (_ *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	tunnel, err := startChild("redis-ha-tunnel", tunnelBin, t.args, t.env, workDir, nil)
+	tunnel, err := childproc.Start(childproc.Options{Name: "redis-ha-tunnel", Path: tunnelBin, Args: t.args, Env: t.env, LogDir: workDir})
 	if err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { tunnel.stop(5 * time.Second) })
+	cleanups = append(cleanups, func() { tunnel.Stop(5 * time.Second) })
 	if err := waitReady(ctx, tunnel, "http://"+t.metricsAddr+"/readyz", 20*time.Second); err != nil {
 		return nil, err
 	}
@@ -148,7 +149,7 @@ func Run(ctx context.Context, o Options) (_ *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { app.proc.stop(5 * time.Second) })
+	cleanups = append(cleanups, func() { app.proc.Stop(5 * time.Second) })
 	if err := sleep(ctx, o.Warmup); err != nil {
 		return nil, err
 	}
@@ -256,27 +257,25 @@ func ensurePrograms(ctx context.Context, out io.Writer) error {
 	return nil
 }
 
-// waitReady polls url until it answers 200, the child exits, or the time is up.
-func waitReady(ctx context.Context, c *child, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// waitReady polls url until it answers 200, the process exits, or the time is up.
+func waitReady(ctx context.Context, p *childproc.Process, url string, timeout time.Duration) error {
 	client := &http.Client{Timeout: time.Second}
-	for {
-		if !c.running() {
-			return fmt.Errorf("%s exited during start: %v\n%s", c.name, c.waitErr, c.logTail())
+	return childproc.Poll(ctx, childproc.Wait{What: p.Name() + " ready at " + url, Timeout: timeout, Interval: 50 * time.Millisecond,
+		Watch: []*childproc.Process{p}, TailLines: 20}, func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
 		}
-		if resp, err := client.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, err
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready at %s after %s\n%s", c.name, url, timeout, c.logTail())
-		case <-time.After(50 * time.Millisecond):
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("GET %s: %s", url, resp.Status)
 		}
-	}
+		return true, nil
+	})
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -286,15 +286,10 @@ func (e *env) startFunction(ctx context.Context, t *testing.T, name, bin string,
 	for i, a := range args {
 		expanded[i] = strings.NewReplacer("{address}", address, "{certs}", certs).Replace(a)
 	}
-	p, err := controlplane.StartProcess(name, e.cp.Dir, bin, expanded, nil)
-	if err != nil {
+	if _, err := e.cp.StartProcess(name, bin, expanded, nil); err != nil {
 		t.Fatal(err)
 	}
-	e.cp.Track(p)
 	e.waitFor(ctx, t, name+" listening on "+address, 30*time.Second, func(ctx context.Context) (bool, error) {
-		if exited, err := p.Exited(); exited {
-			t.Fatalf("%s exited before listening: %v\n%s", name, err, p.Tail(20)) // no point waiting
-		}
 		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", address)
 		if err != nil {
 			return false, err
@@ -496,7 +491,7 @@ func (e *env) getJSON(ctx context.Context, t *testing.T, into any, args ...strin
 func (e *env) waitFor(ctx context.Context, t *testing.T, what string, timeout time.Duration, cond func(context.Context) (bool, error)) {
 	t.Helper()
 	started := time.Now()
-	if err := controlplane.Poll(ctx, what, timeout, 500*time.Millisecond, cond); err != nil {
+	if err := e.cp.Poll(ctx, what, timeout, 500*time.Millisecond, cond); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%s after %s", what, time.Since(started).Round(100*time.Millisecond))

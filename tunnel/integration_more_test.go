@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,6 +118,10 @@ func TestIntegrationKillMasterFollowsFailover(t *testing.T) {
 	}
 	promotedAt, newMaster := waitPromotion()
 	waitFor(t, 10*time.Second, "tunnel on the promoted master", func() bool { return tun.Status()[name].Master == newMaster.Addr() })
+	// The watcher hands setMaster its previous target as from: the old master's series goes.
+	waitFor(t, 5*time.Second, "master gauge on the promoted master only", func() bool {
+		return slices.Equal(masterSeries(t, tun.metrics), []string{name + "=" + newMaster.Addr()})
+	})
 	waitFor(t, 5*time.Second, "writes after the failover", func() bool {
 		return !firstAckAfter(w.snapshot(), promotedAt).IsZero()
 	})

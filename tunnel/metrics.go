@@ -1,8 +1,6 @@
 package tunnel
 
 import (
-	"sync"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -29,9 +27,6 @@ type metrics struct {
 	acceptErrors      prometheus.Counter
 	sentinelUp        *prometheus.GaugeVec
 	ready             *prometheus.GaugeVec
-
-	mu         sync.Mutex
-	masterAddr map[string]string
 }
 
 func newMetrics() *metrics {
@@ -92,7 +87,6 @@ func newMetrics() *metrics {
 		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "redis_ha_tunnel_ready", Help: "1 when the master name has a verified master and a reachable Sentinel.",
 		}, []string{"name"}),
-		masterAddr: map[string]string{},
 	}
 	r.MustRegister(m.own()...)
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -106,13 +100,12 @@ func (m *metrics) own() []prometheus.Collector {
 		m.acceptErrors, m.sentinelUp, m.ready}
 }
 
-// setMaster moves the master gauge of name from one address to another.
+// setMaster moves the master gauge of name from one address to another. from is the address
+// name routed to before ("" for its first verified master): the name's watcher, the only
+// caller, passes its previous target, so each name keeps exactly one series.
 func (m *metrics) setMaster(name, from, to string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old, ok := m.masterAddr[name]; ok {
-		m.master.DeleteLabelValues(name, old)
+	if from != "" {
+		m.master.DeleteLabelValues(name, from)
 	}
-	m.masterAddr[name] = to
 	m.master.WithLabelValues(name, to).Set(1)
 }

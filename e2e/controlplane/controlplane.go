@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/redis-ha/redis-ha/internal/childproc"
 )
 
 // Binaries are the programs a ControlPlane runs, as built by e2e/tools.sh.
@@ -87,7 +89,7 @@ type ControlPlane struct {
 	opts      Options
 	ca        *CertificateAuthority
 	token     string
-	processes []*Process
+	processes []*childproc.Process
 	keepDir   bool
 }
 
@@ -160,16 +162,13 @@ func (cp *ControlPlane) Logs(lines int) string {
 	var b strings.Builder
 	for _, p := range cp.processes {
 		state := "running"
-		if exited, err := p.Exited(); exited {
-			state = fmt.Sprintf("exited: %v", err)
+		if exit := p.ExitError(); exit != nil {
+			state = "exited: " + exit.Status()
 		}
-		fmt.Fprintf(&b, "----- %s (%s), last %d lines of %s -----\n%s\n", p.Name, state, lines, p.LogPath, p.Tail(lines))
+		fmt.Fprintf(&b, "----- %s (%s), last %d lines of %s -----\n%s\n", p.Name(), state, lines, p.LogPath(), p.Tail(lines))
 	}
 	return b.String()
 }
-
-// Track adds a process started elsewhere (Crossplane, the function) to Stop and Logs.
-func (cp *ControlPlane) Track(p *Process) { cp.processes = append(cp.processes, p) }
 
 func (cp *ControlPlane) path(name string) string { return filepath.Join(cp.Dir, name) }
 
@@ -240,7 +239,7 @@ func (cp *ControlPlane) startEtcd(ctx context.Context) (string, error) {
 	}
 	client := "http://127.0.0.1:" + itoa(ports[0])
 	peer := "http://127.0.0.1:" + itoa(ports[1])
-	p, err := StartProcess("etcd", cp.Dir, cp.bins.Etcd, []string{
+	_, err = cp.StartProcess("etcd", cp.bins.Etcd, []string{
 		"--name=e2e",
 		"--data-dir=" + cp.path("etcd"),
 		"--listen-client-urls=" + client,
@@ -255,12 +254,8 @@ func (cp *ControlPlane) startEtcd(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cp.Track(p)
 	hc := &http.Client{Timeout: 2 * time.Second}
-	err = Poll(ctx, "etcd /health", 30*time.Second, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
-		if exited, err := p.Exited(); exited {
-			return false, fmt.Errorf("etcd exited: %v", err)
-		}
+	err = cp.Poll(ctx, "etcd /health", 30*time.Second, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
 		return httpOK(ctx, hc, client+"/health", "")
 	})
 	return client, err
@@ -275,7 +270,7 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string) erro
 	if err := cp.writeKubeconfig(); err != nil {
 		return err
 	}
-	p, err := StartProcess("kube-apiserver", cp.Dir, cp.bins.APIServer, []string{
+	if _, err := cp.StartProcess("kube-apiserver", cp.bins.APIServer, []string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -296,19 +291,14 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string) erro
 		"--allow-privileged=true",
 		"--profiling=false",
 		"--v=1",
-	}, nil)
-	if err != nil {
+	}, nil); err != nil {
 		return err
 	}
-	cp.Track(p)
 	hc, err := cp.httpClient()
 	if err != nil {
 		return err
 	}
-	return Poll(ctx, "kube-apiserver /readyz", 90*time.Second, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
-		if exited, err := p.Exited(); exited {
-			return false, fmt.Errorf("kube-apiserver exited: %v", err)
-		}
+	return cp.Poll(ctx, "kube-apiserver /readyz", 90*time.Second, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
 		return httpOK(ctx, hc, cp.Server+"/readyz", cp.token)
 	})
 }
@@ -318,7 +308,7 @@ func (cp *ControlPlane) startControllerManager() error {
 	if err != nil {
 		return err
 	}
-	p, err := StartProcess("kube-controller-manager", cp.Dir, cp.bins.ControllerManager, []string{
+	_, err = cp.StartProcess("kube-controller-manager", cp.bins.ControllerManager, []string{
 		"--kubeconfig=" + cp.Kubeconfig,
 		"--authentication-kubeconfig=" + cp.Kubeconfig,
 		"--authorization-kubeconfig=" + cp.Kubeconfig,
@@ -337,11 +327,7 @@ func (cp *ControlPlane) startControllerManager() error {
 		"--allocate-node-cidrs=false",
 		"--v=1",
 	}, nil)
-	if err != nil {
-		return err
-	}
-	cp.Track(p)
-	return nil
+	return err
 }
 
 func (cp *ControlPlane) startScheduler() error {
@@ -349,7 +335,7 @@ func (cp *ControlPlane) startScheduler() error {
 	if err != nil {
 		return err
 	}
-	p, err := StartProcess("kube-scheduler", cp.Dir, cp.bins.Scheduler, []string{
+	_, err = cp.StartProcess("kube-scheduler", cp.bins.Scheduler, []string{
 		"--kubeconfig=" + cp.Kubeconfig,
 		"--authentication-kubeconfig=" + cp.Kubeconfig,
 		"--authorization-kubeconfig=" + cp.Kubeconfig,
@@ -359,17 +345,13 @@ func (cp *ControlPlane) startScheduler() error {
 		"--leader-elect=false",
 		"--v=1",
 	}, nil)
-	if err != nil {
-		return err
-	}
-	cp.Track(p)
-	return nil
+	return err
 }
 
 // waitForNamespaceSetup waits for the controller manager's service-account and root-CA
 // controllers to have prepared the default namespace; before that, pods are refused.
 func (cp *ControlPlane) waitForNamespaceSetup(ctx context.Context) error {
-	return Poll(ctx, "default ServiceAccount and kube-root-ca.crt ConfigMap", 60*time.Second, 500*time.Millisecond, func(ctx context.Context) (bool, error) {
+	return cp.Poll(ctx, "default ServiceAccount and kube-root-ca.crt ConfigMap", 60*time.Second, 500*time.Millisecond, func(ctx context.Context) (bool, error) {
 		if _, err := cp.Kubectl.Run(ctx, nil, "get", "serviceaccount/default", "-n", "default"); err != nil {
 			return false, err
 		}

@@ -53,7 +53,7 @@ func TestStartStop(t *testing.T) {
 	stopped = true
 	for _, p := range procs {
 		if exited, _ := p.Exited(); !exited {
-			t.Errorf("%s still running after Stop", p.Name)
+			t.Errorf("%s still running after Stop", p.Name())
 		}
 	}
 	if _, err := os.Stat(cp.Dir); !os.IsNotExist(err) {

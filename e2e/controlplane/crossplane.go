@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/redis-ha/redis-ha/internal/childproc"
 )
 
 // Names of the Secrets `crossplane core init` fills; the same names the Helm chart uses.
@@ -32,7 +35,7 @@ type Crossplane struct {
 	RootCA *CertificateAuthority
 
 	cp      *ControlPlane
-	process *Process
+	process *childproc.Process
 }
 
 // StartCrossplane runs `crossplane core init` (installing Crossplane's CRDs from crdsDir and
@@ -81,7 +84,7 @@ func (cp *ControlPlane) StartCrossplane(ctx context.Context, bin, crdsDir string
 	if err != nil {
 		return nil, err
 	}
-	p, err := StartProcess("crossplane", cp.Dir, bin, []string{
+	p, err := cp.StartProcess("crossplane", bin, []string{
 		"core", "start",
 		"--debug",
 		// Functions run as local processes; Crossplane only reads their endpoints.
@@ -95,17 +98,17 @@ func (cp *ControlPlane) StartCrossplane(ctx context.Context, bin, crdsDir string
 	if err != nil {
 		return nil, err
 	}
-	cp.Track(p)
 	x.process = p
 	hc := &http.Client{Timeout: 2 * time.Second}
-	err = Poll(ctx, "crossplane /readyz", 60*time.Second, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
-		if exited, err := p.Exited(); exited {
-			return false, fmt.Errorf("crossplane exited: %v", err)
-		}
+	err = cp.Poll(ctx, "crossplane /readyz", 60*time.Second, 250*time.Millisecond, func(ctx context.Context) (bool, error) {
 		return httpOK(ctx, hc, "http://127.0.0.1:"+itoa(ports[1])+"/readyz", "")
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w\n%s", err, p.Tail(40))
+		var exit *childproc.ExitError
+		if !errors.As(err, &exit) { // an exit error has the log's end already
+			err = fmt.Errorf("%w\n%s", err, p.Tail(40))
+		}
+		return nil, err
 	}
 	return x, nil
 }
@@ -125,14 +128,13 @@ func (cp *ControlPlane) crossplaneInit(ctx context.Context, bin, crdsDir string,
 	}
 	var lastErr error
 	for attempt := 1; attempt <= 4; attempt++ {
-		p, err := StartProcess(fmt.Sprintf("crossplane-init-%d", attempt), cp.Dir, bin, args, env)
+		// A one-shot command, so not tracked: its exit must not end the control plane's waits.
+		p, err := childproc.Start(childproc.Options{Name: fmt.Sprintf("crossplane-init-%d", attempt), Path: bin, Args: args, Env: env, LogDir: cp.Dir})
 		if err != nil {
 			return err
 		}
 		waitCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
-		select {
-		case <-p.done:
-		case <-waitCtx.Done():
+		if p.Wait(waitCtx) != nil && waitCtx.Err() != nil {
 			p.Stop(5 * time.Second)
 		}
 		cancel()
@@ -140,7 +142,7 @@ func (cp *ControlPlane) crossplaneInit(ctx context.Context, bin, crdsDir string,
 		if err == nil {
 			return nil
 		}
-		lastErr = fmt.Errorf("crossplane core init (attempt %d): %v\n%s", attempt, err, p.Tail(20))
+		lastErr = fmt.Errorf("crossplane core init (attempt %d): %w", attempt, err)
 		// Whatever CRDs exist by now must be Established before the next attempt.
 		_, _ = cp.Kubectl.Run(ctx, nil, "wait", "--for=condition=Established", "crd", "--all", "--timeout=30s")
 	}
@@ -256,7 +258,7 @@ spec:
 	// The status must stick: a controller still reconciling the revision would reset it, so
 	// require it unchanged on three reads a second apart.
 	stable := 0
-	return Poll(ctx, "FunctionRevision endpoint to stay set", 20*time.Second, time.Second, func(ctx context.Context) (bool, error) {
+	return x.cp.Poll(ctx, "FunctionRevision endpoint to stay set", 20*time.Second, time.Second, func(ctx context.Context) (bool, error) {
 		out, err := k.Run(ctx, nil, "get", "functionrevision.pkg.crossplane.io", name+"-e2e", "-o", "jsonpath={.status.endpoint}")
 		if err != nil {
 			stable = 0

@@ -31,7 +31,7 @@ func (cp *ControlPlane) startKWOK(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := StartProcess("kwok", cp.Dir, cp.bins.KWOK, []string{
+	if _, err := cp.StartProcess("kwok", cp.bins.KWOK, []string{
 		"--kubeconfig=" + cp.Kubeconfig,
 		"--config=" + cp.path("kwok-stages.yaml"),
 		"--manage-all-nodes=false",
@@ -41,11 +41,9 @@ func (cp *ControlPlane) startKWOK(ctx context.Context) error {
 		// Apart from the service range (10.0.0.0/24), so pod and Service IPs never collide.
 		"--cidr=10.244.0.0/16",
 		"--node-ip=127.0.0.1",
-	}, nil)
-	if err != nil {
+	}, nil); err != nil {
 		return err
 	}
-	cp.Track(p)
 	// The kwok-volume StorageClass is the default class: StatefulSet volume claims without a
 	// class get a fake PersistentVolume from the pvc-provision stage.
 	if err := cp.Kubectl.Apply(ctx, storageClass); err != nil {
@@ -54,10 +52,7 @@ func (cp *ControlPlane) startKWOK(ctx context.Context) error {
 	if err := cp.Kubectl.Apply(ctx, fakeNodes(cp.opts.Nodes)); err != nil {
 		return fmt.Errorf("create fake nodes: %w", err)
 	}
-	return Poll(ctx, fmt.Sprintf("%d fake nodes Ready", cp.opts.Nodes), 60*time.Second, 500*time.Millisecond, func(ctx context.Context) (bool, error) {
-		if exited, err := p.Exited(); exited {
-			return false, fmt.Errorf("kwok exited: %v", err)
-		}
+	return cp.Poll(ctx, fmt.Sprintf("%d fake nodes Ready", cp.opts.Nodes), 60*time.Second, 500*time.Millisecond, func(ctx context.Context) (bool, error) {
 		out, err := cp.Kubectl.Run(ctx, nil, "get", "nodes", "-l", kwokNodeLabel,
 			"-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`)
 		if err != nil {

@@ -23,9 +23,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -132,14 +130,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 
 	createdFrom := "--created"
 	if created == "" {
-		created, createdFrom = getenv("SOURCE_DATE_EPOCH"), "SOURCE_DATE_EPOCH"
+		created, createdFrom = getenv(image.SourceDateEpochEnv), image.SourceDateEpochEnv
 	}
-	if created != "" {
-		secs, err := strconv.ParseInt(created, 10, 64)
-		if err != nil || secs < 0 {
-			return options{}, fmt.Errorf("%s %q: use Unix seconds, e.g. $(git log -1 --format=%%ct)", createdFrom, created)
-		}
-		o.spec.Created = time.Unix(secs, 0).UTC()
+	if o.spec.Created, err = image.ParseBuildTime(createdFrom, created); err != nil {
+		return options{}, err
 	}
 	return o, nil
 }

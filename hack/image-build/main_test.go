@@ -77,7 +77,7 @@ func TestParseFlags(t *testing.T) {
 			args:   []string{"--binary", "x", "--platform", "linux/arm64", "--tag", "r/x:1", "--output", "o"},
 			want: want{parsed: parsed{
 				Binaries: []string{"linux/arm64=x"}, Tag: "r/x:1", Output: "o",
-				Spec: image.Spec{Name: "x"},
+				Spec: image.Spec{Name: "x", Created: time.Unix(0, 0).UTC()},
 			}},
 		},
 		"NoBinary": {

@@ -28,7 +28,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -60,19 +59,6 @@ type stringsFlag []string
 
 func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
-
-// sourceDateEpoch returns the time of $SOURCE_DATE_EPOCH, or the Unix epoch when unset.
-func sourceDateEpoch(getenv func(string) string) (time.Time, error) {
-	v := getenv("SOURCE_DATE_EPOCH")
-	if v == "" {
-		return time.Unix(0, 0).UTC(), nil
-	}
-	secs, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || secs < 0 {
-		return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH %q: use Unix seconds, e.g. $(git log -1 --format=%%ct)", v)
-	}
-	return time.Unix(secs, 0).UTC(), nil
-}
 
 // writeOCIArchive writes the files under layoutDir into one tar at output: regular files and
 // directories only, sorted by path, owned by 0:0, modes 0644/0755, every time mtime. The
@@ -304,7 +290,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) er
 		if *layoutDir == "" || *output == "" {
 			return errors.New("oci-archive: --layout and --output are required")
 		}
-		mtime, err := sourceDateEpoch(getenv)
+		mtime, err := image.ParseBuildTime(image.SourceDateEpochEnv, getenv(image.SourceDateEpochEnv))
 		if err != nil {
 			return err
 		}

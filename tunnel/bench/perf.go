@@ -259,7 +259,7 @@ func RunPerf(ctx context.Context, o PerfOptions) (*PerfReport, error) {
 		}
 		procs := []target{{TargetTunnel, env.tunnel}, {TargetHAProxy, env.haproxy}}
 		for _, f := range env.fwds {
-			procs = append(procs, target{f.Name, f})
+			procs = append(procs, target{f.Name(), f})
 		}
 		for _, t := range procs {
 			fmt.Fprintf(o.Progress, "opening %d idle clients through %s\n", o.IdleClients, t.name)
@@ -526,16 +526,15 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 				return nil, err
 			}
 			name := "fwd-" + mode
-			p, err := startProc(name, e.dir, addr, self, "forward", "--listen", addr, "--target", master.Addr(), "--copy", mode)
+			p, err := startProc(ctx, helper{name: name, dir: e.dir, addr: addr, bin: self,
+				args:        []string{"forward", "--listen", addr, "--target", master.Addr(), "--copy", mode},
+				readyWithin: 10 * time.Second, what: "forwarding", ready: func(ctx context.Context) error {
+					return expectRole(ctx, addr, "master")
+				}})
 			if err != nil {
 				return nil, err
 			}
 			e.fwds = append(e.fwds, p)
-			if err := p.waitUntil(ctx, 10*time.Second, "forwarding", func(ctx context.Context) error {
-				return expectRole(ctx, addr, "master")
-			}); err != nil {
-				return nil, err
-			}
 			e.addr[name] = addr
 			e.pid[name] = p.Pid()
 			e.order = append(e.order, name)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 
+	"github.com/redis-ha/redis-ha/internal/childproc"
 	"github.com/redis-ha/redis-ha/internal/redisproc"
 )
 
@@ -91,80 +92,51 @@ func HAProxyConfig(listen, masterName string, servers []HAProxyServer) string {
 	return b.String()
 }
 
-// Proc is a helper process (haproxy, the tunnel binary) with its log file.
+// Proc is a helper process (haproxy, the tunnel binary, a forwarder) and the address it
+// serves clients on.
 type Proc struct {
-	// Name labels the process in errors.
-	Name string
+	*childproc.Process
 	// Addr is the client-facing host:port.
 	Addr string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
 }
 
-// Pid is the process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+// procStopGrace is how long Stop lets a helper shut down before killing it.
+const procStopGrace = 5 * time.Second
 
 // Stop sends SIGTERM, waits up to 5 s, then SIGKILL.
-func (p *Proc) Stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+func (p *Proc) Stop() { p.Process.Stop(procStopGrace) }
+
+// helper says how to run one helper process and how to know it serves.
+type helper struct {
+	name, dir, addr string
+	bin             string
+	args            []string
+	// readyWithin bounds the wait for ready, which checks that the helper serves on addr
+	// (described by what in errors).
+	readyWithin time.Duration
+	what        string
+	ready       func(context.Context) error
 }
 
-// LogTail is the last n bytes of the process output, for errors.
-func (p *Proc) LogTail(n int) string {
-	b, _ := os.ReadFile(p.log)
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
-
-func startProc(name, dir string, addr string, bin string, args ...string) (*Proc, error) {
-	logPath := filepath.Join(dir, name+".log")
-	f, err := os.Create(logPath)
+// startProc starts h.bin with its output in h.dir/h.name.log and waits until h.ready
+// succeeds; on failure the process is stopped again and the error carries the end of its
+// output.
+func startProc(ctx context.Context, h helper) (*Proc, error) {
+	cp, err := childproc.Start(childproc.Options{Name: h.name, Path: h.bin, Args: h.args, LogDir: h.dir})
 	if err != nil {
-		return nil, fmt.Errorf("%s: create log: %w", name, err)
+		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	// Killed with us if the harness dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: start %s: %w", name, bin, err)
+	p := &Proc{Process: cp, Addr: h.addr}
+	err = childproc.Poll(ctx, childproc.Wait{What: h.name + " " + h.what, Timeout: h.readyWithin, Interval: 20 * time.Millisecond,
+		Watch: []*childproc.Process{cp}, TailLines: 20}, func(ctx context.Context) (bool, error) {
+		err := h.ready(ctx)
+		return err == nil, err
+	})
+	if err != nil {
+		p.Stop()
+		return nil, err
 	}
-	p := &Proc{Name: name, Addr: addr, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
 	return p, nil
-}
-
-// waitUntil polls check every 20 ms until it succeeds, the process exits or ctx ends.
-func (p *Proc) waitUntil(ctx context.Context, timeout time.Duration, what string, check func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var last error
-	for {
-		if last = check(ctx); last == nil {
-			return nil
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before %s; output:\n%s", p.Name, what, p.LogTail(2000))
-		case <-ctx.Done():
-			return fmt.Errorf("%s: not %s after %s (last: %v); output:\n%s", p.Name, what, timeout, last, p.LogTail(2000))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // StartHAProxy writes cfg to dir and runs haproxy in the foreground, then waits until a
@@ -178,17 +150,10 @@ func StartHAProxy(ctx context.Context, dir, addr, cfg string) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("haproxy: %w (apt-get install haproxy)", err)
 	}
-	p, err := startProc("haproxy", dir, addr, bin, "-db", "-f", path)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.waitUntil(ctx, 15*time.Second, "routing to the master", func(ctx context.Context) error {
-		return expectRole(ctx, addr, "master")
-	}); err != nil {
-		p.Stop()
-		return nil, err
-	}
-	return p, nil
+	return startProc(ctx, helper{name: "haproxy", dir: dir, addr: addr, bin: bin, args: []string{"-db", "-f", path},
+		readyWithin: 15 * time.Second, what: "routing to the master", ready: func(ctx context.Context) error {
+			return expectRole(ctx, addr, "master")
+		}})
 }
 
 // TunnelOptions starts the tunnel binary.
@@ -212,16 +177,13 @@ func StartTunnel(ctx context.Context, o TunnelOptions) (*Proc, error) {
 	if _, err := os.Stat(o.Binary); err != nil {
 		return nil, fmt.Errorf("flag --tunnel-binary: %w (build it with make build)", err)
 	}
-	p, err := startProc("redis-ha-tunnel", o.Dir, o.Listen, o.Binary,
+	return startProc(ctx, helper{name: "redis-ha-tunnel", dir: o.Dir, addr: o.Listen, bin: o.Binary, args: []string{
 		"--sentinels", strings.Join(o.Sentinels, ","),
-		"--master", o.MasterName+"="+o.Listen,
+		"--master", o.MasterName + "=" + o.Listen,
 		"--metrics-listen", o.MetricsListen,
 		"--max-clients", strconv.Itoa(o.MaxClients),
-		"--log-level", "warn")
-	if err != nil {
-		return nil, err
-	}
-	if err := p.waitUntil(ctx, 15*time.Second, "ready", func(ctx context.Context) error {
+		"--log-level", "warn",
+	}, readyWithin: 15 * time.Second, what: "ready", ready: func(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+o.MetricsListen+"/readyz", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -232,11 +194,7 @@ func StartTunnel(ctx context.Context, o TunnelOptions) (*Proc, error) {
 			return fmt.Errorf("/readyz: %s", resp.Status)
 		}
 		return expectRole(ctx, o.Listen, "master")
-	}); err != nil {
-		p.Stop()
-		return nil, err
-	}
-	return p, nil
+	}})
 }
 
 func expectRole(ctx context.Context, addr, want string) error {
