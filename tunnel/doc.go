@@ -5,18 +5,21 @@
 // State and data path are kept apart, in the style of tcpproxy: a masterWatcher per master
 // name decides where connections go (events from every Sentinel, a poll backstop, its own
 // ROLE checks; see failoverMachine for the rules), and a session only copies bytes. On
-// Linux a plain TCP session is moved by a reactor: a few goroutines each run a
-// level-triggered epoll loop over many sessions (one read per readiness, a shared scratch
-// buffer, a pooled one only for a write the socket did not take whole), so an idle
-// session holds its two sockets and a small struct. TLS sessions, other platforms and
+// Linux plain TCP is served by a reactor: a few goroutines each run a level-triggered
+// epoll loop that accepts, dials the upstream with a non-blocking connect and moves the
+// bytes of many sessions (one read per readiness, a shared scratch buffer, a pooled one
+// only for a write the socket did not take whole), so a new connection costs no goroutine
+// and an idle session holds its two sockets and a small struct. A client that has to wait
+// for a route (a fence, the write gate, no master) is handed to a goroutine that holds it.
+// TLS sessions, other platforms and
 // Config.DataPath "goroutines" use two goroutines per session instead (waiting for
 // readability without a buffer, then read+write with a pooled buffer). The watcher acts on sessions
 // in three ways only: fence (stop reading client bytes, replies keep flowing), unfence
 // (resume, nothing lost) and cut (close).
 //
-// Failover: on the first event of a failover of the current master (+try-failover,
-// +elected-leader, +selected-slave, ... from any Sentinel) the tunnel fences the old
-// master and holds new connections. It polls the selected replica's ROLE every few
+// Failover: on the first event of a failover of the current master (+elected-leader,
+// +selected-slave, ... from any Sentinel; +try-failover already when the master is
+// objectively down) the tunnel fences the old master and holds new connections. It polls the selected replica's ROLE every few
 // milliseconds and, the moment it is master, compares the old master's replication offset
 // (read after fencing) with the new master's promotion offset, closes every session on the
 // old master and releases the held connections to the new one. An aborted failover, or a

@@ -67,7 +67,9 @@ type pollView struct {
 // Rules it enforces:
 //   - only ever route to an address whose ROLE said master (cutover needs a verified
 //     candidate);
-//   - fence the current target on the first sign of a failover of it, from any Sentinel;
+//   - fence the current target on the first sign of a failover of it, from any Sentinel
+//     (for a requested failover of a master that is up, at +elected-leader: see
+//     targetODown);
 //   - never switch away from a target that still says master unless a failover of it
 //     began (fenced) or it is unreachable or demoted;
 //   - never route back to a node we cut away from unless an event names it as the new
@@ -84,6 +86,15 @@ type failoverMachine struct {
 	// switchedAway is set when a +switch-master moved the Sentinels off the target: then
 	// the target is demoted for sure and must never be unfenced, even after the hold.
 	switchedAway bool
+	// targetODown: a Sentinel reported the target objectively down (+odown, until -odown).
+	// A failover that follows is the automatic kind, and its old master may still take
+	// our clients' writes while cut off from the Sentinels: it is fenced at +try-failover.
+	// A failover without it was requested (SENTINEL FAILOVER) of a master that is up; the
+	// leader publishes +try-failover at once but sends SLAVEOF NO ONE only two timer ticks
+	// (50-100 ms each) after +elected-leader, so the fence waits for +elected-leader: two
+	// ticks of margin, and the write gap is at most those two ticks plus the cutover,
+	// where fencing at +try-failover added up to one more.
+	targetODown bool
 	// attempts maps a Sentinel address to when it began a failover of the target.
 	attempts map[string]time.Time
 	// demoted maps addresses we cut away from to the highest config epoch known then.
@@ -144,6 +155,14 @@ func (m *failoverMachine) onEvent(src string, ev sentinelEvent, now time.Time) [
 	if ev.MasterName != m.name {
 		return nil
 	}
+	if m.target != "" && ev.InstanceAddr == m.target {
+		switch ev.Channel {
+		case "+odown":
+			m.targetODown = true
+		case "-odown":
+			m.targetODown = false
+		}
+	}
 	switch {
 	case ev.Channel == "+switch-master":
 		if ev.NewMasterAddr == m.target {
@@ -169,7 +188,9 @@ func (m *failoverMachine) onEvent(src string, ev sentinelEvent, now time.Time) [
 			if _, ok := m.attempts[src]; !ok {
 				m.attempts[src] = now
 			}
-			acts = append(acts, m.fence(now, ev.Channel)...)
+			if ev.Channel != "+try-failover" || m.targetODown {
+				acts = append(acts, m.fence(now, ev.Channel)...)
+			}
 		}
 		if candidateEvents[ev.Channel] && ev.InstanceAddr != "" {
 			m.authorized[ev.InstanceAddr] = true
@@ -258,7 +279,7 @@ func (m *failoverMachine) onCandidateMaster(addr string) []action {
 	delete(m.demoted, addr)
 	delete(m.authorized, addr)
 	m.target = addr
-	m.fenced, m.targetDown, m.targetDemoted, m.switchedAway = false, false, false, false
+	m.fenced, m.targetDown, m.targetDemoted, m.switchedAway, m.targetODown = false, false, false, false, false
 	clear(m.attempts)
 	return []action{{Kind: actCutover, From: from, Addr: addr}}
 }

@@ -58,12 +58,16 @@ func pollEpoch(epoch uint64, addrs ...string) []pollView {
 // routedToA brings a fresh machine to "routing to A, 3 Sentinels reachable".
 var routedToA = []step{{poll: pollOf(addrA, addrA, addrA)}, roleMaster(addrA)}
 
-// cutToB is a complete graceful failover A -> B on top of routedToA.
+// cutToB is a complete graceful failover A -> B (SENTINEL FAILOVER) on top of routedToA.
 var cutToB = []step{
 	ev("+try-failover", "master mymaster 10.0.0.1 6379"),
+	ev("+elected-leader", "master mymaster 10.0.0.1 6379"),
 	ev("+selected-slave", "slave 10.0.0.2:6379 10.0.0.2 6379 @ mymaster 10.0.0.1 6379"),
 	roleMaster(addrB),
 }
+
+// odownA is the quorum's verdict that A is down, which precedes an automatic failover.
+var odownA = ev("+odown", "master mymaster 10.0.0.1 6379 #quorum 2/2")
 
 func TestFailoverMachine(t *testing.T) {
 	tests := map[string]struct {
@@ -86,11 +90,11 @@ func TestFailoverMachine(t *testing.T) {
 			state:  machineState{},
 		},
 		"graceful failover": {
-			reason: "fence on the first event, watch the selected replica, cut over when it says master",
+			reason: "fence at +elected-leader (two ticks before SLAVEOF NO ONE), watch the selected replica, cut over when it says master",
 			setup:  routedToA,
 			steps:  cutToB,
 			want: []action{
-				{Kind: actFence, Addr: addrA, Reason: "+try-failover"},
+				{Kind: actFence, Addr: addrA, Reason: "+elected-leader"},
 				{Kind: actWatchCandidate, Addr: addrB, Reason: "+selected-slave"},
 				{Kind: actCutover, From: addrA, Addr: addrB},
 			},
@@ -114,9 +118,49 @@ func TestFailoverMachine(t *testing.T) {
 			want:   []action{{Kind: actVerify, Addr: addrB, Reason: "poll"}},
 			state:  machineState{Target: addrB, Ready: true},
 		},
+		"requested failover of a master that is up is fenced at +elected-leader": {
+			reason: "SENTINEL FAILOVER publishes +try-failover at once, SLAVEOF NO ONE two ticks after +elected-leader",
+			setup:  routedToA,
+			steps: []step{
+				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
+				ev("+elected-leader", "master mymaster 10.0.0.1 6379"),
+				ev("+failover-state-select-slave", "master mymaster 10.0.0.1 6379"),
+			},
+			want:  []action{{Kind: actFence, Addr: addrA, Reason: "+elected-leader"}},
+			state: machineState{Target: addrA, Fenced: true, Ready: true},
+		},
+		"a missed +elected-leader is covered by the next event": {
+			reason: "+selected-slave still comes a tick before SLAVEOF NO ONE",
+			setup:  routedToA,
+			steps: []step{
+				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
+				ev("+selected-slave", "slave 10.0.0.2:6379 10.0.0.2 6379 @ mymaster 10.0.0.1 6379"),
+			},
+			want: []action{
+				{Kind: actFence, Addr: addrA, Reason: "+selected-slave"},
+				{Kind: actWatchCandidate, Addr: addrB, Reason: "+selected-slave"},
+			},
+			state: machineState{Target: addrA, Fenced: true, Ready: true},
+		},
+		"+odown then -odown: a later requested failover waits for the leader again": {
+			reason: "the down verdict was withdrawn; the master is up",
+			setup:  routedToA,
+			steps: []step{
+				odownA,
+				ev("-odown", "master mymaster 10.0.0.1 6379"),
+				roleMaster(addrA),
+				roleMaster(addrA),
+				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
+			},
+			want: []action{
+				{Kind: actVerify, Addr: addrA, Reason: "+odown"},
+				{Kind: actVerify, Addr: addrA, Reason: "-odown"},
+			},
+			state: machineState{Target: addrA, Ready: true},
+		},
 		"abort unfences after ROLE confirms the old master": {
 			reason: "no failover happened: resume the parked sessions",
-			setup:  routedToA,
+			setup:  append(append([]step(nil), routedToA...), odownA, roleMaster(addrA)),
 			steps: []step{
 				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
 				ev("-failover-abort-not-elected", "master mymaster 10.0.0.1 6379"),
@@ -131,7 +175,7 @@ func TestFailoverMachine(t *testing.T) {
 		},
 		"abort by a losing Sentinel keeps the fence of the leader": {
 			reason: "after kill -9 several Sentinels try; only the elected one goes on",
-			setup:  routedToA,
+			setup:  append(append([]step(nil), routedToA...), odownA, roleMaster(addrA)),
 			steps: []step{
 				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
 				evFrom("s2", ev("+try-failover", "master mymaster 10.0.0.1 6379")),
@@ -145,12 +189,12 @@ func TestFailoverMachine(t *testing.T) {
 			reason: "a stuck failover must not block clients forever",
 			setup:  routedToA,
 			steps: []step{
-				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
+				ev("+elected-leader", "master mymaster 10.0.0.1 6379"),
 				{advance: 11 * time.Second, tick: true},
 				roleMaster(addrA),
 			},
 			want: []action{
-				{Kind: actFence, Addr: addrA, Reason: "+try-failover"},
+				{Kind: actFence, Addr: addrA, Reason: "+elected-leader"},
 				{Kind: actVerify, Addr: addrA, Reason: "failover-hold expired"},
 				{Kind: actUnfence, Addr: addrA, Reason: "failover-hold expired, target still master"},
 			},
@@ -264,11 +308,12 @@ func TestFailoverMachine(t *testing.T) {
 			setup:  append(append([]step(nil), routedToA...), cutToB...),
 			steps: []step{
 				ev("+try-failover", "master mymaster 10.0.0.2 6379"),
+				ev("+elected-leader", "master mymaster 10.0.0.2 6379"),
 				ev("+selected-slave", "slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.2 6379"),
 				roleMaster(addrA),
 			},
 			want: []action{
-				{Kind: actFence, Addr: addrB, Reason: "+try-failover"},
+				{Kind: actFence, Addr: addrB, Reason: "+elected-leader"},
 				{Kind: actWatchCandidate, Addr: addrA, Reason: "+selected-slave"},
 				{Kind: actCutover, From: addrB, Addr: addrA},
 			},
