@@ -362,10 +362,11 @@ func (t *Tunnel) Start(ctx context.Context) error {
 		}()
 	}
 	for _, l := range t.listeners {
-		t.log.Info("listening", "name", l.name, "kind", l.kind, "addr", l.addr.String(), "accept", map[bool]string{true: "reactor", false: "goroutine"}[l.rl != nil])
 		if l.rl != nil {
+			t.log.Info("listening", "name", l.name, "kind", l.kind, "addr", l.addr.String(), "accept", "reactor")
 			continue
 		}
+		t.log.Info("listening", "name", l.name, "kind", l.kind, "addr", l.addr.String(), "accept", "goroutine")
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
