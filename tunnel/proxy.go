@@ -61,9 +61,10 @@ type Config struct {
 	// remaining replicas right after a promotion (Sentinel does the same ~1 s later; the
 	// tunnel's early move lets a master with min-replicas-to-write accept writes sooner).
 	LeaveReplicasToSentinel bool
-	// DataPath picks how plain TCP sessions move bytes: DataPathReactor (default on
-	// Linux: epoll loops, one per two Ps) or DataPathGoroutines (two goroutines per
-	// session on Go's netpoller; the only one elsewhere). TLS sessions always use
+	// DataPath picks how plain TCP sessions are accepted, dialed and moved:
+	// DataPathReactor (default on Linux: epoll loops, one per two Ps, that also accept
+	// and dial) or DataPathGoroutines (an accept goroutine per listener and two goroutines
+	// per session on Go's netpoller; the only one elsewhere). TLS sessions always use
 	// goroutines.
 	DataPath string
 	// Logger receives structured logs; nil discards them.
@@ -72,7 +73,7 @@ type Config struct {
 
 // Data paths for Config.DataPath.
 const (
-	// DataPathReactor moves plain TCP sessions on a few epoll loops (Linux).
+	// DataPathReactor accepts, dials and moves plain TCP sessions on a few epoll loops (Linux).
 	DataPathReactor = "reactor"
 	// DataPathGoroutines moves every session with two goroutines.
 	DataPathGoroutines = "goroutines"

@@ -146,7 +146,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.ReattachReplicas, "reattach-replicas", true, "after a promotion, send REPLICAOF <new master> to the remaining replicas ahead of Sentinel, so a master with min-replicas-to-write accepts writes sooner (false: leave it to Sentinel)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug|info|warn|error")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "text|json")
-	fs.StringVar(&o.DataPath, "data-path", tunnel.DataPathReactor, "how plain TCP sessions move bytes: reactor (epoll loops, Linux) or goroutines (two per session); TLS sessions always use goroutines")
+	fs.StringVar(&o.DataPath, "data-path", tunnel.DataPathReactor, "how plain TCP sessions are accepted, dialed and moved: reactor (epoll loops, Linux) or goroutines (an accept goroutine, two per session); TLS sessions always use goroutines")
 	fs.BoolVar(&o.Version, "version", false, "print the version and exit")
 	return fs
 }
