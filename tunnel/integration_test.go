@@ -167,6 +167,13 @@ func (w *writer) count() int {
 	return len(w.acks)
 }
 
+// errorCount is the number of writes that failed so far.
+func (w *writer) errorCount() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.errs
+}
+
 // longestGap is the longest time without an ack between from and to.
 func longestGap(acks []ack, from, to time.Time) time.Duration {
 	var longest time.Duration
