@@ -295,15 +295,16 @@ func (rc *reactorConn) dialEvent() {
 	rc.onDone = t.sessionDone(ln, s, d.release)
 	rc.readFence()
 	rc.cmask, rc.smask = rc.wantMasks()
+	l.mu.Lock()
+	l.conns[int32(rc.cfd)] = rc
+	// Both descriptors are in the map now: end removes them whatever happens next.
+	rc.added = true
+	l.mu.Unlock()
 	if unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, rc.sfd, &unix.EpollEvent{Events: rc.smask, Fd: int32(rc.sfd)}) != nil ||
 		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, rc.cfd, &unix.EpollEvent{Events: rc.cmask, Fd: int32(rc.cfd)}) != nil {
 		rc.end(false)
 		return
 	}
-	l.mu.Lock()
-	l.conns[int32(rc.cfd)] = rc
-	rc.added = true
-	l.mu.Unlock()
 	if t.closed.Load() {
 		// Close may have listed the sessions before this one attached.
 		s.close()
