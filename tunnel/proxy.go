@@ -284,50 +284,17 @@ func New(cfg Config) (*Tunnel, error) {
 // a minute.
 var tcpKeepAlive = net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 10 * time.Second, Count: 3}
 
-// Start binds every listener, then starts the Sentinel subscribers, the watchers and the
-// accept loops. It returns once the listeners are bound; ctx only bounds binding. If a
-// listener cannot bind, the ones already bound are closed.
+// Start binds every listener and starts accepting, then starts the watchers and the
+// Sentinel subscribers. It returns once the listeners are bound; ctx only bounds binding.
+// If a listener cannot bind, the ones already bound are closed. Connections accepted
+// before the first master is verified wait for it (up to --failover-hold).
 func (t *Tunnel) Start(ctx context.Context) error {
 	if !t.started.CompareAndSwap(false, true) {
 		return errors.New("tunnel: Start called twice")
 	}
-	// Accept sets TCP_NODELAY and this keepalive (finds clients that vanished) on every
-	// client connection; setting it again per connection would cost 4 more syscalls.
-	lc := net.ListenConfig{KeepAliveConfig: tcpKeepAlive}
-	bind := func(name, kind, addr string) error {
-		ln, err := lc.Listen(ctx, "tcp", addr)
-		if err != nil {
-			return fmt.Errorf("tunnel: listen for %s %s on %s: %w", kind, name, addr, err)
-		}
-		t.listeners = append(t.listeners, t.newListener(name, kind, ln))
-		return nil
-	}
-	for _, e := range t.cfg.Masters {
-		if err := bind(e.Name, "master", e.Listen); err != nil {
-			t.closeListeners()
-			t.listeners = nil
-			t.started.Store(false)
-			return err
-		}
-	}
-	for _, e := range t.cfg.Replicas {
-		if err := bind(e.Name, "replicas", e.Listen); err != nil {
-			t.closeListeners()
-			t.listeners = nil
-			t.started.Store(false)
-			return err
-		}
-	}
-	t.ctx, t.cancel = context.WithCancel(context.Background())
-	t.upstreamAddrs = newUpstreamAddrs(t.ctx, t.cfg.DialTimeout)
-	if t.cfg.DataPath == DataPathReactor {
-		if err := t.startReactor(); err != nil {
-			t.cancel()
-			t.closeListeners()
-			t.listeners = nil
-			t.started.Store(false)
-			return fmt.Errorf("tunnel: start the reactor data path: %w", err)
-		}
+	if err := t.listen(ctx); err != nil {
+		t.started.Store(false)
+		return err
 	}
 	for _, w := range t.watchers {
 		t.wg.Add(1)
@@ -361,6 +328,47 @@ func (t *Tunnel) Start(ctx context.Context) error {
 			defer t.wg.Done()
 			sub.run(t.ctx)
 		}()
+	}
+	return nil
+}
+
+// listen binds every listener, creates the tunnel's context and starts accepting: on the
+// reactor's loops, or with an accept goroutine per listener. On error nothing is left
+// bound or running.
+func (t *Tunnel) listen(ctx context.Context) error {
+	// Accept sets TCP_NODELAY and this keepalive (finds clients that vanished) on every
+	// client connection; setting it again per connection would cost 4 more syscalls.
+	lc := net.ListenConfig{KeepAliveConfig: tcpKeepAlive}
+	bind := func(name, kind, addr string) error {
+		ln, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("tunnel: listen for %s %s on %s: %w", kind, name, addr, err)
+		}
+		t.listeners = append(t.listeners, t.newListener(name, kind, ln))
+		return nil
+	}
+	fail := func(err error) error {
+		t.closeListeners()
+		t.listeners = nil
+		return err
+	}
+	for _, e := range t.cfg.Masters {
+		if err := bind(e.Name, "master", e.Listen); err != nil {
+			return fail(err)
+		}
+	}
+	for _, e := range t.cfg.Replicas {
+		if err := bind(e.Name, "replicas", e.Listen); err != nil {
+			return fail(err)
+		}
+	}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.upstreamAddrs = newUpstreamAddrs(t.ctx, t.cfg.DialTimeout)
+	if t.cfg.DataPath == DataPathReactor {
+		if err := t.startReactor(); err != nil {
+			t.cancel()
+			return fail(fmt.Errorf("tunnel: start the reactor data path: %w", err))
+		}
 	}
 	for _, l := range t.listeners {
 		if l.rl != nil {

@@ -30,15 +30,8 @@ func startRoutingOnly(t *testing.T, mutate func(*Config)) *Tunnel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tun.listeners = []*listener{tun.newListener("m", "master", ln)}
 	tun.started.Store(true)
-	tun.ctx, tun.cancel = context.WithCancel(context.Background())
-	tun.upstreamAddrs = newUpstreamAddrs(tun.ctx, cfg.DialTimeout)
-	if err := tun.startReactor(); err != nil {
+	if err := tun.listen(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if tun.listeners[0].rl == nil {
