@@ -470,25 +470,11 @@ func TestIntegrationGarbageSentinel(t *testing.T) {
 	requireIntegration(t)
 	t.Parallel()
 	c := startCluster(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				conn.Write([]byte("*3\r\n$7\r\nmessage\r\n:x\r\n\x00\xff\xfe garbage\r\n$-9\r\n%%%%\r\n"))
-				io.Copy(io.Discard, conn)
-			}()
-		}
-	}()
-	tun := startTunnel(t, c, func(cfg *Config) { cfg.Sentinels = append(cfg.Sentinels, ln.Addr().String()) })
+	garbage := serveLoopback(t, func(conn net.Conn) {
+		conn.Write([]byte("*3\r\n$7\r\nmessage\r\n:x\r\n\x00\xff\xfe garbage\r\n$-9\r\n%%%%\r\n"))
+		io.Copy(io.Discard, conn)
+	})
+	tun := startTunnel(t, c, func(cfg *Config) { cfg.Sentinels = append(cfg.Sentinels, garbage) })
 	conn, err := redis.Dial("tcp", tun.MasterAddr(c.MasterName()).String(), redis.DialReadTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)

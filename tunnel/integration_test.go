@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"sync"
 	"testing"
@@ -165,6 +166,31 @@ func (w *writer) count() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.acks)
+}
+
+// serveLoopback runs a TCP server on a loopback port that calls handle for every
+// connection on a goroutine of its own and closes the connection after it; it stops when
+// the test ends. It returns the server's address.
+func serveLoopback(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // errorCount is the number of writes that failed so far.

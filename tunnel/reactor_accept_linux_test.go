@@ -7,14 +7,14 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/redis-ha/redis-ha/internal/procstat"
 )
 
 // startRoutingOnly starts a Tunnel's master listener on the reactor loops without
@@ -44,24 +44,7 @@ func startRoutingOnly(t *testing.T, mutate func(*Config)) *Tunnel {
 // startEcho runs a TCP server that echoes every connection, closed when the test ends.
 func startEcho(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return serveLoopback(t, func(c net.Conn) { _, _ = io.Copy(c, c) })
 }
 
 // echoThrough sends msg through the tunnel on c and expects it back.
@@ -264,7 +247,7 @@ func TestAcceptedSocketsInheritDataSockopts(t *testing.T) {
 func TestReactorAcceptPathNoLeaks(t *testing.T) {
 	echo := startEcho(t)
 	runtime.GC()
-	fdsBefore, gBefore := countSockets(t), runtime.NumGoroutine()
+	fdsBefore, gBefore := openSockets(t), runtime.NumGoroutine()
 	backlogSockets := 0
 	func() {
 		// A dial timeout longer than the test: Close must not wait it out.
@@ -306,7 +289,7 @@ func TestReactorAcceptPathNoLeaks(t *testing.T) {
 	for {
 		// The backlog listener of the hanging dial is closed by its cleanup, after this
 		// test body: allow its socket and the connections that filled it.
-		fds, gs := countSockets(t), runtime.NumGoroutine()
+		fds, gs := openSockets(t), runtime.NumGoroutine()
 		if fds <= fdsBefore+backlogSockets && gs <= gBefore {
 			break
 		}
@@ -317,20 +300,13 @@ func TestReactorAcceptPathNoLeaks(t *testing.T) {
 	}
 }
 
-// countSockets is the number of open sockets of this process: unlike all descriptors,
-// it does not move with the pipes the race detector and the runtime open.
-func countSockets(t *testing.T) int {
+// openSockets is the number of open sockets of this process: unlike all descriptors, it
+// does not move with the pipes the race detector and the runtime open.
+func openSockets(t *testing.T) int {
 	t.Helper()
-	dir := filepath.Join("/proc", strconv.Itoa(os.Getpid()), "fd")
-	entries, err := os.ReadDir(dir)
+	n, err := procstat.OpenSockets(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range entries {
-		if link, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(link, "socket:") {
-			n++
-		}
 	}
 	return n
 }

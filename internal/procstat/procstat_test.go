@@ -1,6 +1,7 @@
 package procstat
 
 import (
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -85,5 +86,30 @@ func TestOwnProcess(t *testing.T) {
 	after, err := OpenFDs(pid)
 	if err != nil || after != before-1 {
 		t.Errorf("OpenFDs after closing one file: %d (%v), want %d", after, err, before-1)
+	}
+}
+
+func TestOpenSocketsCountsSocketsOnly(t *testing.T) {
+	pid := os.Getpid()
+	before, err := OpenSockets(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withOne, err := OpenSockets(pid)
+	if err != nil || withOne != before+1 {
+		t.Errorf("OpenSockets with one listener and one file more: %d (%v), want %d", withOne, err, before+1)
+	}
+	ln.Close()
+	if after, err := OpenSockets(pid); err != nil || after != before {
+		t.Errorf("OpenSockets after closing the listener: %d (%v), want %d", after, err, before)
 	}
 }
