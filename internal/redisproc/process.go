@@ -63,7 +63,7 @@ type Spec struct {
 	// BindAddr is the listen address, default 127.0.0.1.
 	BindAddr string
 	// Dir is the working directory (data, config, log). Empty creates a temp dir that
-	// Close removes; a given Dir is kept.
+	// Close removes (in memory when possible: see makeScratchDir); a given Dir is kept.
 	Dir string
 	// Binary overrides the program path (default redis-server or redis-sentinel from PATH).
 	Binary string
@@ -128,7 +128,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		p.logger = slog.New(slog.DiscardHandler)
 	}
 	if spec.Dir == "" {
-		dir, err := os.MkdirTemp("", "redisproc-"+sanitize(spec.Name)+"-")
+		dir, err := makeScratchDir("redisproc-" + sanitize(spec.Name) + "-")
 		if err != nil {
 			return nil, fmt.Errorf("redisproc: %s: create temp dir: %w", spec.Name, err)
 		}
@@ -472,6 +472,22 @@ func FreePort(host string) (int, error) {
 }
 
 func quote(s string) string { return strconv.Quote(s) }
+
+// makeScratchDir creates the directory of a process without a Dir: under
+// $REDISPROC_TMPDIR if set, else under /dev/shm (a RAM file system) when it can, else in
+// the system temp dir. Sentinel fsyncs its config file on every state change and replicas
+// write the RDB of a full sync: on a disk busy with compiles an fsync can block a Sentinel
+// for seconds (it then enters TILT mode and stops acting for 30 s, as seen in CI), which
+// no production Sentinel shares with a build. These directories are thrown away anyway.
+func makeScratchDir(pattern string) (string, error) {
+	if dir := os.Getenv("REDISPROC_TMPDIR"); dir != "" {
+		return os.MkdirTemp(dir, pattern)
+	}
+	if dir, err := os.MkdirTemp("/dev/shm", pattern); err == nil {
+		return dir, nil
+	}
+	return os.MkdirTemp("", pattern)
+}
 
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
