@@ -302,3 +302,35 @@ func TestChaosAnalyze(t *testing.T) {
 		t.Errorf("no acks: FirstWrite %s Gap %s, want -1 and the whole round", none.FirstWrite, none.Gap)
 	}
 }
+
+// TestChaosAnalyzeKillExposure: a write acked just before a kill -9 and lost with the
+// killed master counts in the kill round, as lost before the kill, not in the round before.
+func TestChaosAnalyzeKillExposure(t *testing.T) {
+	rounds := []Round{
+		{Index: 1, Kind: EventFailover, Start: 1000 * time.Millisecond, Promoted: 1200 * time.Millisecond},
+		{Index: 2, Kind: EventKill, Start: 5000 * time.Millisecond, Promoted: 6400 * time.Millisecond},
+	}
+	setRoundEnds(rounds, 9000*time.Millisecond)
+	graceful, kill := rounds[0], rounds[1]
+	path := PathResult{Name: TargetTunnel, Acks: []Ack{
+		{At: 1300 * time.Millisecond, Seq: 1},             // first write after the graceful promotion
+		{At: 4850 * time.Millisecond, Seq: 2},             // graceful round, before the kill's exposure
+		{At: 4950 * time.Millisecond, Seq: 3, Lost: true}, // acked 50 ms before the kill, not replicated
+		{At: 4990 * time.Millisecond, Seq: 4},             // acked before the kill, replicated
+		{At: 6410 * time.Millisecond, Seq: 5},             // first write after the kill promotion
+		{At: 6500 * time.Millisecond, Seq: 6, Lost: true}, // acked after the kill and lost: a real loss
+	}}
+	rep := &ChaosReport{Rounds: rounds, Paths: []PathResult{path}}
+	if got, want := rep.Analyze(path, graceful), (PathRound{Acked: 2, FirstWrite: 100 * time.Millisecond, Gap: 300 * time.Millisecond}); !cmp.Equal(want, got) {
+		t.Errorf("graceful round: -want +got:\n%s", cmp.Diff(want, got))
+	}
+	want := PathRound{Lost: 2, LostBeforeKill: 1, Acked: 4, FirstWrite: 10 * time.Millisecond, Gap: 1410 * time.Millisecond}
+	if got := rep.Analyze(path, kill); !cmp.Equal(want, got) {
+		t.Errorf("kill round: -want +got:\n%s", cmp.Diff(want, got))
+	}
+	var md strings.Builder
+	rep.WriteMarkdown(&md)
+	if !strings.Contains(md.String(), "| 2 (1 acked < 100ms before the kill) |") {
+		t.Errorf("report does not show the loss before the kill:\n%s", md.String())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -106,16 +107,36 @@ type Round struct {
 	Promoted time.Duration
 	// SwitchMaster is the first +switch-master from any Sentinel (0: not seen).
 	SwitchMaster time.Duration
-	// End is when the next round started or the run ended.
+	// End is when the next round's window began or the run ended.
 	End time.Duration
 	// Err is set when the round did not complete.
 	Err string
+}
+
+// KillExposure is how long before a kill -9 an acknowledged write may still be missing
+// from every replica: Redis answers a write before its replicas have it (asynchronous
+// replication), and a master killed before its replication stream left takes the write
+// with it. A kill round's window starts this long before the kill, so such a loss is
+// counted where it happens (as lost before the kill), not in the round before.
+const KillExposure = 100 * time.Millisecond
+
+// WindowStart is when the acks counted for this round begin: the round start, or for a
+// kill round KillExposure before it.
+func (r Round) WindowStart() time.Duration {
+	if r.Kind == EventKill {
+		return r.Start - KillExposure
+	}
+	return r.Start
 }
 
 // PathRound is the per-round figure of one path.
 type PathRound struct {
 	// Lost is the acked writes of this round that the final master does not have.
 	Lost int
+	// LostBeforeKill is the part of Lost acked in the KillExposure before a kill -9: lost
+	// with the killed master, which had not replicated them yet (no proxy can prevent it;
+	// a client that must not lose them uses WAIT).
+	LostBeforeKill int
 	// Acked is the number of acked writes in the round.
 	Acked int
 	// FirstWrite is the time from promotion to the first acked write that survived (-1: none).
@@ -135,6 +156,8 @@ type ChaosReport struct {
 	Paths    []PathResult
 	// LoadBefore and LoadAfter are /proc/loadavg at start and end.
 	LoadBefore, LoadAfter string
+	// TunnelLog is the end of the tunnel's log (fences, cutovers, loss checks).
+	TunnelLog string
 }
 
 // RunChaos starts a master, 2 replicas and 3 Sentinels, HAProxy with the Helm chart's
@@ -213,14 +236,10 @@ func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 	stopWriters()
 	ww.Wait()
 	end := since()
-	for i := range rep.Rounds {
-		rep.Rounds[i].End = end
-		if i+1 < len(rep.Rounds) {
-			rep.Rounds[i].End = rep.Rounds[i+1].Start
-		}
-	}
+	setRoundEnds(rep.Rounds, end)
 	stopBG()
 	bg.Wait()
+	rep.TunnelLog = e.tunnel.Tail(60)
 
 	checkCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -241,7 +260,7 @@ func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 		r := &rep.Rounds[i]
 		for j := range rep.Events {
 			ev := &rep.Events[j]
-			if ev.At >= r.Start && ev.At < r.End && ev.Round == 0 {
+			if ev.At >= r.WindowStart() && ev.At < r.End && ev.Round == 0 {
 				ev.Round = r.Index
 				if ev.Kind == EventSwitchMaster && r.SwitchMaster == 0 {
 					r.SwitchMaster = ev.At
@@ -252,6 +271,16 @@ func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 	rep.Duration = time.Since(rep.Started)
 	rep.LoadAfter = LoadAvg()
 	return rep, nil
+}
+
+// setRoundEnds ends each round's window where the next one's begins, the last at end.
+func setRoundEnds(rounds []Round, end time.Duration) {
+	for i := range rounds {
+		rounds[i].End = end
+		if i+1 < len(rounds) {
+			rounds[i].End = rounds[i+1].WindowStart()
+		}
+	}
 }
 
 // runRound performs one failover and waits until the cluster is ready for the next.
@@ -506,12 +535,15 @@ func (r *ChaosReport) Analyze(p PathResult, round Round) PathRound {
 	out := PathRound{FirstWrite: -1}
 	var times []time.Duration
 	for _, a := range p.Acks {
-		if a.At < round.Start || a.At >= round.End {
+		if a.At < round.WindowStart() || a.At >= round.End {
 			continue
 		}
 		out.Acked++
 		if a.Lost {
 			out.Lost++
+			if round.Kind == EventKill && a.At < round.Start {
+				out.LostBeforeKill++
+			}
 		}
 		times = append(times, a.At)
 		if round.Promoted > 0 && out.FirstWrite < 0 && !a.Lost && a.At >= round.Promoted {
@@ -529,13 +561,13 @@ func (r *ChaosReport) Analyze(p PathResult, round Round) PathRound {
 
 // WriteMarkdown prints the per-round and total tables.
 func (r *ChaosReport) WriteMarkdown(w io.Writer) {
-	fmt.Fprintf(w, "Sentinel down-after-milliseconds %d, failover-timeout %d; one writer per path, sequential SET of unique keys on one connection (reconnect after any error, 10 ms pause); ROLE of the replicas polled every 5 ms for the promotion time.\n\n",
-		r.Options.DownAfter.Milliseconds(), r.Options.FailoverTimeout.Milliseconds())
+	fmt.Fprintf(w, "Sentinel down-after-milliseconds %d, failover-timeout %d; one writer per path, sequential SET of unique keys on one connection (reconnect after any error, 10 ms pause); ROLE of the replicas polled every 5 ms for the promotion time. A kill -9 round counts the writes acked from %s before the kill on: those the killed master had not replicated yet are lost with it (asynchronous replication).\n\n",
+		r.Options.DownAfter.Milliseconds(), r.Options.FailoverTimeout.Milliseconds(), KillExposure)
 	fmt.Fprintf(w, "| round | event | promoted after | +switch-master after | path | acked | acked but lost | promotion -> first surviving write | longest write gap |\n|---|---|---:|---:|---|---:|---:|---:|---:|\n")
 	type total struct {
-		acked, lost int
-		first       []float64
-		maxGap      time.Duration
+		acked, lost, lostBeforeKill int
+		first                       []float64
+		maxGap                      time.Duration
 	}
 	totals := map[string]map[string]*total{}
 	for _, round := range r.Rounds {
@@ -551,12 +583,13 @@ func (r *ChaosReport) WriteMarkdown(w io.Writer) {
 			}
 			t.acked += a.Acked
 			t.lost += a.Lost
+			t.lostBeforeKill += a.LostBeforeKill
 			if a.FirstWrite >= 0 {
 				t.first = append(t.first, float64(a.FirstWrite)/float64(time.Millisecond))
 			}
 			t.maxGap = max(t.maxGap, a.Gap)
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %d | %d | %s | %s |\n", round.Index, round.Kind,
-				rel(round.Promoted, round.Start), rel(round.SwitchMaster, round.Start), p.Name, a.Acked, a.Lost,
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %d | %s | %s | %s |\n", round.Index, round.Kind,
+				rel(round.Promoted, round.Start), rel(round.SwitchMaster, round.Start), p.Name, a.Acked, lostCell(a.Lost, a.LostBeforeKill),
 				durOrNone(a.FirstWrite), a.Gap.Round(time.Millisecond))
 		}
 		if round.Err != "" {
@@ -574,9 +607,17 @@ func (r *ChaosReport) WriteMarkdown(w io.Writer) {
 			if len(t.first) > 0 {
 				firsts = fmt.Sprintf("%.0f ms / %.0f ms", Median(t.first), slices.Max(t.first))
 			}
-			fmt.Fprintf(w, "| %s | %s | %d | %d | %s | %s |\n", kind, p.Name, t.acked, t.lost, firsts, t.maxGap.Round(time.Millisecond))
+			fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s |\n", kind, p.Name, t.acked, lostCell(t.lost, t.lostBeforeKill), firsts, t.maxGap.Round(time.Millisecond))
 		}
 	}
+}
+
+// lostCell prints a lost count and how many of them were acked before a kill -9.
+func lostCell(lost, beforeKill int) string {
+	if beforeKill == 0 {
+		return strconv.Itoa(lost)
+	}
+	return fmt.Sprintf("%d (%d acked < %s before the kill)", lost, beforeKill, KillExposure)
 }
 
 func rel(at, start time.Duration) string {

@@ -182,7 +182,9 @@ func StartTunnel(ctx context.Context, o TunnelOptions) (*Proc, error) {
 		"--master", o.MasterName + "=" + o.Listen,
 		"--metrics-listen", o.MetricsListen,
 		"--max-clients", strconv.Itoa(o.MaxClients),
-		"--log-level", "warn",
+		// Info logs only what the watcher does (fences, cutovers, the loss check), nothing
+		// per connection.
+		"--log-level", "info",
 	}, readyWithin: 15 * time.Second, what: "ready", ready: func(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+o.MetricsListen+"/readyz", nil)
 		resp, err := http.DefaultClient.Do(req)
