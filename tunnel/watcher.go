@@ -294,22 +294,11 @@ func (w *masterWatcher) stopCandidates() {
 func (w *masterWatcher) cutover(ctx context.Context, from, to string) {
 	started := time.Now()
 	w.stopCandidates()
+	// The write gate's first INFO replication of the new master also tells whether it
+	// holds everything the old master acknowledged up to the fence (checkPromotion).
+	fenceOffset := int64(-1)
 	if from != "" && w.fenceOffsetFor == from {
-		// Everything the old master acknowledged up to the fence must be in the new
-		// master's promoted stream.
-		info, err := w.dialer.queryReplication(ctx, to, min(w.dialer.readTimeout, 250*time.Millisecond))
-		switch {
-		case err != nil:
-			w.log.Warn("could not read the new master's promotion offset", "addr", to, "err", err)
-		case info.promotionOffset() < w.fenceOffset:
-			gap := w.fenceOffset - info.promotionOffset()
-			w.log.Error("possible loss of acknowledged writes: new master promoted behind the fenced old master",
-				"old", from, "old_offset", w.fenceOffset, "new", to, "promotion_offset", info.promotionOffset(), "gap_bytes", gap)
-			w.metrics.possibleLoss.WithLabelValues(w.name).Inc()
-			w.metrics.possibleLossBytes.WithLabelValues(w.name).Add(float64(gap))
-		default:
-			w.log.Info("new master holds the old master's stream", "old_offset", w.fenceOffset, "promotion_offset", info.promotionOffset())
-		}
+		fenceOffset = w.fenceOffset
 	}
 	if w.stopWriteGate != nil {
 		w.stopWriteGate()
@@ -325,7 +314,7 @@ func (w *masterWatcher) cutover(ctx context.Context, from, to string) {
 		w.stopWriteGate = cancel
 		go func() {
 			defer cancel()
-			w.awaitWritable(gctx, from, to)
+			w.awaitWritable(gctx, from, to, fenceOffset)
 		}()
 	}
 	w.fenceOffset, w.fenceOffsetFor = -1, ""
@@ -343,6 +332,21 @@ func (w *masterWatcher) cutover(ctx context.Context, from, to string) {
 		w.fencedAt = time.Time{}
 	}
 	w.log.Info("switched master", "from", from, "to", to, "sessions_closed", cut, "fenced_for", fencedFor, "cutover_took", time.Since(started))
+}
+
+// checkPromotion reports a new master promoted behind the fenced old master: writes the
+// old master acknowledged up to fenceOffset are then missing on the new one. No proxy can
+// bring them back (Sentinel chose the replica); the metrics tell the operator.
+func (w *masterWatcher) checkPromotion(from, to string, fenceOffset int64, info replicationInfo) {
+	if info.promotionOffset() >= fenceOffset {
+		w.log.Info("new master holds the old master's stream", "old_offset", fenceOffset, "promotion_offset", info.promotionOffset())
+		return
+	}
+	gap := fenceOffset - info.promotionOffset()
+	w.log.Error("possible loss of acknowledged writes: new master promoted behind the fenced old master",
+		"old", from, "old_offset", fenceOffset, "new", to, "promotion_offset", info.promotionOffset(), "gap_bytes", gap)
+	w.metrics.possibleLoss.WithLabelValues(w.name).Inc()
+	w.metrics.possibleLossBytes.WithLabelValues(w.name).Add(float64(gap))
 }
 
 // startPoll runs one poll round over all Sentinels in the background.

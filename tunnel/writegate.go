@@ -65,10 +65,10 @@ func acceptsWrites(ri replicationInfo, needed int) bool {
 	return ri.GoodReplicas >= max(needed, 1)
 }
 
-// minReplicasToWrite asks c for min-replicas-to-write; -1 when CONFIG GET is renamed,
-// forbidden by ACL or answers something unexpected.
-func minReplicasToWrite(c redis.Conn) int {
-	kv, err := redis.StringMap(c.Do("CONFIG", "GET", "min-replicas-to-write"))
+// minReplicasToWrite reads the reply to CONFIG GET min-replicas-to-write; -1 when the
+// command is renamed, forbidden by ACL or answers something unexpected.
+func minReplicasToWrite(reply any, err error) int {
+	kv, err := redis.StringMap(reply, err)
 	if err != nil {
 		return -1
 	}
@@ -81,13 +81,18 @@ func minReplicasToWrite(c redis.Conn) int {
 
 // awaitWritable holds new connections to the just-promoted master to until it accepts
 // writes or ctx ends (bounded by --failover-hold), then opens the gate. from is the old
-// master, never touched.
-func (w *masterWatcher) awaitWritable(ctx context.Context, from, to string) {
+// master, never touched. fenceOffset >= 0 is the old master's offset at the fence, checked
+// against the first INFO replication (checkPromotion): one connection and one round trip
+// serve the loss check, min-replicas-to-write and the first gate sample.
+func (w *masterWatcher) awaitWritable(ctx context.Context, from, to string, fenceOffset int64) {
 	started := time.Now()
 	reason := "" // why the gate opened; "" when ctx ended first
 	defer func() {
 		w.ep.openWriteGate(to)
 		waited := time.Since(started)
+		if fenceOffset >= 0 {
+			w.log.Warn("could not read the new master's promotion offset", "addr", to, "err", ctx.Err())
+		}
 		switch {
 		case reason != "":
 			w.metrics.writeWait.WithLabelValues(w.name).Observe(waited.Seconds())
@@ -117,21 +122,24 @@ func (w *masterWatcher) awaitWritable(ctx context.Context, from, to string) {
 			}
 			conn = c
 		}
-		if !askedConfig {
-			askedConfig = true
-			needed = minReplicasToWrite(conn)
-		}
-		text, err := redis.String(conn.Do("INFO", "replication"))
+		text, n, err := queryGate(conn, !askedConfig)
 		if err != nil {
 			conn.Close()
 			conn = nil
 			continue
+		}
+		if !askedConfig {
+			askedConfig, needed = true, n
 		}
 		ri, err := parseReplicationInfo(text)
 		if err != nil {
 			w.log.Warn("write gate: cannot read INFO replication: releasing held connections", "addr", to, "err", err)
 			reason = "INFO replication unreadable"
 			return
+		}
+		if fenceOffset >= 0 {
+			w.checkPromotion(from, to, fenceOffset, ri)
+			fenceOffset = -1
 		}
 		if acceptsWrites(ri, needed) {
 			reason = "min-replicas-to-write met"
@@ -146,6 +154,30 @@ func (w *masterWatcher) awaitWritable(ctx context.Context, from, to string) {
 		}
 		sleepCtx(ctx, writeGatePollInterval)
 	}
+}
+
+// queryGate reads INFO replication on conn; withConfig also reads min-replicas-to-write
+// in the same round trip (needed: see minReplicasToWrite; -1 without withConfig).
+func queryGate(conn redis.Conn, withConfig bool) (info string, needed int, err error) {
+	if !withConfig {
+		info, err = redis.String(conn.Do("INFO", "replication"))
+		return info, -1, err
+	}
+	_ = conn.Send("CONFIG", "GET", "min-replicas-to-write")
+	if err := conn.Send("INFO", "replication"); err != nil {
+		return "", -1, err
+	}
+	if err := conn.Flush(); err != nil {
+		return "", -1, err
+	}
+	reply, err := conn.Receive()
+	var refused redis.Error
+	if err != nil && !errors.As(err, &refused) {
+		return "", -1, err // the connection failed, not the command
+	}
+	needed = minReplicasToWrite(reply, err)
+	info, err = redis.String(conn.Receive())
+	return info, needed, err
 }
 
 // sleepCtx pauses d or until ctx ends.

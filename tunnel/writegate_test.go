@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/redis-ha/redis-ha/internal/redisproc"
@@ -199,4 +200,53 @@ func testutilCounter(t *testing.T, tun *Tunnel, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestIntegrationQueryGate reads min-replicas-to-write and INFO replication from a real
+// redis-server in one round trip, and still reads INFO for a user refused CONFIG.
+func TestIntegrationQueryGate(t *testing.T) {
+	requireIntegration(t)
+	t.Parallel()
+	p := redisproctest.Start(t, redisproc.Spec{Kind: redisproc.KindServer, Name: "gate",
+		Config: "min-replicas-to-write 2\nmin-replicas-max-lag 10\n"})
+	ctx := context.Background()
+	admin, err := p.Client(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.Do("ACL", "SETUSER", "noconfig", "on", ">pw", "~*", "+@all", "-config"); err != nil {
+		t.Fatal(err)
+	}
+	limited, err := redis.DialContext(ctx, "tcp", p.Addr(), redis.DialUsername("noconfig"), redis.DialPassword("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer limited.Close()
+
+	for name, tc := range map[string]struct {
+		conn       redis.Conn
+		withConfig bool
+		want       int
+	}{
+		"config and info":       {conn: admin, withConfig: true, want: 2},
+		"info only":             {conn: admin, withConfig: false, want: -1},
+		"CONFIG refused by ACL": {conn: limited, withConfig: true, want: -1},
+	} {
+		info, needed, err := queryGate(tc.conn, tc.withConfig)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ri, err := parseReplicationInfo(info)
+		if err != nil || ri.Role != "master" || ri.GoodReplicas != 0 {
+			t.Errorf("%s: INFO replication %+v, %v; want a master with 0 good replicas", name, ri, err)
+		}
+		if needed != tc.want {
+			t.Errorf("%s: min-replicas-to-write %d, want %d", name, needed, tc.want)
+		}
+		// The connection is still in step: the next command gets its own reply.
+		if pong, err := redis.String(tc.conn.Do("PING")); err != nil || pong != "PONG" {
+			t.Errorf("%s: PING after the query: %q, %v", name, pong, err)
+		}
+	}
 }
