@@ -362,24 +362,27 @@ func (l *reactorLoop) stopDialing(rc *reactorConn) {
 
 // sweepDials fails the connects past their deadline (loop goroutine).
 func (l *reactorLoop) sweepDials(now time.Time) {
-	for i := len(l.dialing) - 1; i >= 0; i-- {
-		if i >= len(l.dialing) {
-			continue
-		}
-		if rc := l.dialing[i]; now.After(rc.dial.deadline) {
-			l.stopDialing(rc)
-			rc.dialFailed(fmt.Errorf("connect: %w", os.ErrDeadlineExceeded))
-		}
-	}
+	l.failDials(func(d *pendingDial) bool { return now.After(d.deadline) }, os.ErrDeadlineExceeded)
 }
 
 // abortDials fails every connect in flight at once instead of at its deadline; Close
 // uses it so that it does not wait out the dial timeout (loop goroutine).
 func (l *reactorLoop) abortDials() {
-	for len(l.dialing) > 0 {
-		rc := l.dialing[len(l.dialing)-1]
-		l.stopDialing(rc)
-		rc.dialFailed(fmt.Errorf("connect: %w", net.ErrClosed))
+	l.failDials(func(*pendingDial) bool { return true }, net.ErrClosed)
+}
+
+// failDials fails the connects in flight that over selects, with cause (loop goroutine).
+func (l *reactorLoop) failDials(over func(*pendingDial) bool, cause error) {
+	// stopDialing moves the last entry into the freed place: walking down from the end,
+	// every entry is seen once.
+	for i := len(l.dialing) - 1; i >= 0; i-- {
+		if i >= len(l.dialing) {
+			continue
+		}
+		if rc := l.dialing[i]; over(rc.dial) {
+			l.stopDialing(rc)
+			rc.dialFailed(fmt.Errorf("connect: %w", cause))
+		}
 	}
 }
 
