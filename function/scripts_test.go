@@ -316,7 +316,8 @@ func TestPodScriptsAgainstRealRedis(t *testing.T) {
 	s.startSentinel(2, conf2)
 
 	// preStop on the current master hands the role over before it stops.
-	if out, err := s.runScript("redis-prestop.sh", nil, newMaster, "REDIS_HA_PRESTOP_WAIT=30"); err != nil {
+	out, err := s.runScript("redis-prestop.sh", nil, newMaster, "REDIS_HA_PRESTOP_WAIT=30")
+	if err != nil {
 		t.Fatalf("redis-prestop.sh: %v\n%s", err, out)
 	}
 	p, err := s.sentinelMasterPort(context.Background(), 0)
@@ -324,7 +325,7 @@ func TestPodScriptsAgainstRealRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p == newMaster {
-		t.Fatalf("after redis-prestop.sh on the master (port %d) the sentinels still report it as master", newMaster)
+		t.Fatalf("after redis-prestop.sh on the master (port %d) the sentinels still report it as master; its log:\n%s", newMaster, out)
 	}
 
 	// The master crashes and loses its data, and restarts before the Sentinels notice:
