@@ -199,6 +199,45 @@ func TestHAProxyConfig(t *testing.T) {
 	}
 }
 
+// TestChecksPending reads HAProxy's "show stat" CSV (columns trimmed to the ones read,
+// in HAProxy's order): ready only once every server finished its first health check.
+func TestChecksPending(t *testing.T) {
+	const header = "# pxname,svname,status,check_status,check_code\n"
+	cases := map[string]struct {
+		csv     string
+		wantErr string // "" for ready
+	}{
+		"first checks running or not started": {
+			csv: header + "ft_redis_master,FRONTEND,OPEN,,\n" +
+				"bk_redis_master,R0,UP,L7OK,0\n" +
+				"bk_redis_master,R1,UP,* INI,\n" +
+				"check_if_redis_is_master_0,R2,UP 1/3,INI,\n" +
+				"bk_redis_master,BACKEND,UP,,\n",
+			wantErr: "first health checks still running: bk_redis_master/R1 check_if_redis_is_master_0/R2",
+		},
+		"every server checked once, a later check in progress": {
+			csv: header + "bk_redis_master,R0,UP,* L7OK,0\n" +
+				"bk_redis_master,R1,DOWN,L7TOUT,\n" +
+				"check_if_redis_is_master_0,R0,DOWN,L7TOUT,\n",
+		},
+		"no servers":      {csv: header + "ft_redis_master,FRONTEND,OPEN,,\n", wantErr: "haproxy show stat lists no servers"},
+		"not a stat CSV":  {csv: "Unknown command\n", wantErr: `haproxy show stat: unexpected answer "Unknown command\n"`},
+		"missing columns": {csv: "# pxname,svname\nbk,R0\n", wantErr: `haproxy show stat: no pxname, svname or check_status column in "# pxname,svname"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := checksPending(tc.csv)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.wantErr {
+				t.Errorf("checksPending: got error %q, want %q", got, tc.wantErr)
+			}
+		})
+	}
+}
+
 // svgStats walks the whole document with encoding/xml (fails on malformed XML) and
 // counts bar rectangles by class and their summed heights.
 func svgStats(t *testing.T, doc []byte) (counts map[string]int, texts []string) {

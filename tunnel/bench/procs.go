@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -139,10 +141,16 @@ func startProc(ctx context.Context, h helper) (*Proc, error) {
 	return p, nil
 }
 
-// StartHAProxy writes cfg to dir and runs haproxy in the foreground, then waits until a
-// ROLE through it answers "master" (its checks have picked the master).
+// StartHAProxy writes cfg to dir and runs haproxy in the foreground, then waits until its
+// health checks have settled and a ROLE through it answers "master". Servers with checks
+// start UP, and the chart's checks of a replica or of a Sentinel naming another node
+// fail only by timing out (timeout check 2s): until every server's first check is done,
+// connections can land on a replica (-READONLY). A stats socket in dir, added ahead of
+// cfg in a global section of its own (not on the data path), tells when they are done.
 func StartHAProxy(ctx context.Context, dir, addr, cfg string) (*Proc, error) {
 	path := filepath.Join(dir, "haproxy.cfg")
+	sock := filepath.Join(dir, "haproxy-stats.sock")
+	cfg = fmt.Sprintf("global\n  stats socket %s mode 600\n\n", sock) + cfg
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, fmt.Errorf("haproxy: write config: %w", err)
 	}
@@ -151,9 +159,65 @@ func StartHAProxy(ctx context.Context, dir, addr, cfg string) (*Proc, error) {
 		return nil, fmt.Errorf("haproxy: %w (apt-get install haproxy)", err)
 	}
 	return startProc(ctx, helper{name: "haproxy", dir: dir, addr: addr, bin: bin, args: []string{"-db", "-f", path},
-		readyWithin: 15 * time.Second, what: "routing to the master", ready: func(ctx context.Context) error {
+		readyWithin: 20 * time.Second, what: "routing to the master after its first health checks", ready: func(ctx context.Context) error {
+			if err := haproxyChecksDone(ctx, sock); err != nil {
+				return err
+			}
 			return expectRole(ctx, addr, "master")
 		}})
+}
+
+// haproxyChecksDone asks HAProxy's stats socket for every server's check status and fails
+// while any server has not finished its first check (INI, or "* INI" while it runs).
+func haproxyChecksDone(ctx context.Context, sock string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := io.WriteString(c, "show stat\n"); err != nil {
+		return err
+	}
+	out, err := io.ReadAll(c)
+	if err != nil {
+		return err
+	}
+	return checksPending(string(out))
+}
+
+// checksPending reads the CSV of HAProxy's "show stat" and names the servers whose first
+// health check has not finished.
+func checksPending(csv string) error {
+	lines := strings.Split(strings.TrimSpace(csv), "\n")
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "# ") {
+		return fmt.Errorf("haproxy show stat: unexpected answer %q", csv)
+	}
+	header := strings.Split(strings.TrimPrefix(lines[0], "# "), ",")
+	px, sv, status := slices.Index(header, "pxname"), slices.Index(header, "svname"), slices.Index(header, "check_status")
+	if px < 0 || sv < 0 || status < 0 {
+		return fmt.Errorf("haproxy show stat: no pxname, svname or check_status column in %q", lines[0])
+	}
+	var pending []string
+	servers := 0
+	for _, line := range lines[1:] {
+		f := strings.Split(line, ",")
+		if len(f) <= max(px, sv, status) || f[sv] == "FRONTEND" || f[sv] == "BACKEND" {
+			continue
+		}
+		servers++
+		if strings.TrimPrefix(f[status], "* ") == "INI" {
+			pending = append(pending, f[px]+"/"+f[sv])
+		}
+	}
+	switch {
+	case servers == 0:
+		return errors.New("haproxy show stat lists no servers")
+	case len(pending) > 0:
+		return fmt.Errorf("first health checks still running: %s", strings.Join(pending, " "))
+	}
+	return nil
 }
 
 // TunnelOptions starts the tunnel binary.
