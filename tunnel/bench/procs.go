@@ -191,7 +191,7 @@ func haproxyChecksDone(ctx context.Context, sock string) error {
 // health check has not finished.
 func checksPending(csv string) error {
 	lines := strings.Split(strings.TrimSpace(csv), "\n")
-	if len(lines) == 0 || !strings.HasPrefix(lines[0], "# ") {
+	if !strings.HasPrefix(lines[0], "# ") {
 		return fmt.Errorf("haproxy show stat: unexpected answer %q", csv)
 	}
 	header := strings.Split(strings.TrimPrefix(lines[0], "# "), ",")
