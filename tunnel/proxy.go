@@ -57,9 +57,10 @@ type Config struct {
 	ReadTimeout time.Duration
 	// PollInterval is the Sentinel poll backstop period (default 1s).
 	PollInterval time.Duration
-	// LeaveReplicasToSentinel stops the tunnel from sending REPLICAOF <new master> to the
-	// remaining replicas right after a promotion (Sentinel does the same ~1 s later; the
-	// tunnel's early move lets a master with min-replicas-to-write accept writes sooner).
+	// LeaveReplicasToSentinel stops the tunnel from sending REPLICAOF <new master> to a
+	// remaining replica right after a promotion (Sentinel does the same ~1 s later; the
+	// tunnel's early move puts the new master's writes on a second node sooner and lets a
+	// master with min-replicas-to-write accept writes sooner).
 	LeaveReplicasToSentinel bool
 	// DataPath picks how plain TCP sessions are accepted, dialed and moved:
 	// DataPathReactor (default on Linux: epoll loops, one per two Ps, that also accept

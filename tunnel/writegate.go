@@ -23,7 +23,11 @@ import (
 //
 // Re-pointing replicas ahead of Sentinel (on unless Config.LeaveReplicasToSentinel):
 // right after ROLE confirmed the promotion the tunnel sends REPLICAOF <new master> to as
-// many remaining replicas as min-replicas-to-write needs, most caught-up first. This is
+// many remaining replicas as min-replicas-to-write needs (at least one, also without the
+// guard), most caught-up first. Until then the writes the new master acknowledges exist
+// on that one node: after a crash failover, a second failure or a second failover in
+// that second (with a short down-after, Sentinel starts one of a healthy new master now
+// and then: see failoverMachine.onEvent) would lose them. This is
 // the very command Sentinel's leader sends a second later (sentinelFailoverReconfNextSlave
 // -> sentinelSendSlaveOf, same announced address as its events), and there is no
 // conflict with Sentinel:
@@ -39,7 +43,7 @@ import (
 //     promoted node itself said ROLE master: the promotion (SLAVEOF NO ONE) already
 //     happened, so the replicas would be moved there anyway.
 //   - Several tunnel pods doing the same is idempotent (the second REPLICAOF is a no-op).
-//   - At most min-replicas-to-write replicas are moved, so Sentinel's parallel-syncs
+//   - At most max(min-replicas-to-write, 1) replicas are moved, so Sentinel's parallel-syncs
 //     (1 in the composed sentinel.conf) still paces the rest; a promoted replica keeps its
 //     replication ID history, so the moved replica usually resyncs partially, in ms.
 // A control user without the REPLICAOF permission only loses the speed-up (logged).
@@ -80,11 +84,15 @@ func minReplicasToWrite(reply any, err error) int {
 }
 
 // awaitWritable holds new connections to the just-promoted master to until it accepts
-// writes or ctx ends (bounded by --failover-hold), then opens the gate. from is the old
-// master, never touched. fenceOffset >= 0 is the old master's offset at the fence, checked
-// against the first INFO replication (checkPromotion): one connection and one round trip
-// serve the loss check, min-replicas-to-write and the first gate sample.
-func (w *masterWatcher) awaitWritable(ctx context.Context, from, to string, fenceOffset int64) {
+// writes, then opens the gate, and points a remaining replica at it (see the file
+// comment). promotion bounds both (--failover-hold) and ends when a later fence or
+// cutover supersedes this one. from is the old master, never touched. fenceOffset >= 0 is
+// the old master's offset at the fence, checked against the first INFO replication
+// (checkPromotion): one connection and one round trip serve the loss check,
+// min-replicas-to-write and the first gate sample.
+func (w *masterWatcher) awaitWritable(promotion context.Context, from, to string, fenceOffset int64) {
+	ctx, stopGate := context.WithCancel(promotion)
+	defer stopGate()
 	started := time.Now()
 	reason := "" // why the gate opened; "" when ctx ended first
 	defer func() {
@@ -141,16 +149,19 @@ func (w *masterWatcher) awaitWritable(ctx context.Context, from, to string, fenc
 			w.checkPromotion(from, to, fenceOffset, ri)
 			fenceOffset = -1
 		}
+		if !reattaching && ri.Role == "master" && w.reattachReplicas {
+			// Also without min-replicas-to-write: until a replica follows it, whatever
+			// the new master acknowledges lives on that node alone, and a second failure
+			// (or a second failover, which picks a replica) within that second loses it.
+			reattaching = true
+			go w.reattach(promotion, from, to, max(needed, 1))
+		}
 		if acceptsWrites(ri, needed) {
 			reason = "min-replicas-to-write met"
 			if ri.GoodReplicas < 0 {
 				reason = "no min-replicas-to-write guard"
 			}
 			return
-		}
-		if !reattaching && ri.Role == "master" && w.reattachReplicas {
-			reattaching = true
-			go w.reattach(ctx, from, to, max(needed, 1)-ri.GoodReplicas)
 		}
 		sleepCtx(ctx, writeGatePollInterval)
 	}
@@ -225,8 +236,8 @@ func pickReplicasToReattach(states []replicaState, oldMaster, newMaster string, 
 }
 
 // reattach points up to want remaining replicas at the promoted master to (see the file
-// comment for why this cannot fight Sentinel). Replicas come from every Sentinel's
-// SENTINEL REPLICAS list; each must say ROLE slave.
+// comment for why this cannot fight Sentinel), counting those that already follow it.
+// Replicas come from every Sentinel's SENTINEL REPLICAS list; each must say ROLE slave.
 func (w *masterWatcher) reattach(ctx context.Context, from, to string, want int) {
 	if want <= 0 {
 		return
