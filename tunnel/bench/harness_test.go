@@ -94,9 +94,9 @@ func TestHarnessRunsEndToEnd(t *testing.T) {
 				pr := rep.Analyze(p, r)
 				// The tunnel's promise, checked with real processes: no acked write lost,
 				// except one a killed master took with it before replicating it.
-				if pr.Acked == 0 || pr.Lost != pr.LostBeforeKill || pr.FirstWrite < 0 {
+				if pr.Acked == 0 || pr.Lost != pr.LostInKillWindow || pr.FirstWrite < 0 {
 					t.Errorf("tunnel, round %d (%s): %+v; want acked writes, none lost (but in the %s before a kill), a write after the promotion\n%s",
-						r.Index, r.Kind, pr, KillExposure, lostAcks(rep, p, r))
+						r.Index, r.Kind, pr, KillLossWindow, lostAcks(rep, p, r))
 				}
 			}
 		}
