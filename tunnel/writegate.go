@@ -39,9 +39,19 @@ import (
 //   - A Sentinel that has not learned of the failover yet would "+fix-slave-config" a
 //     replica following another master only after failover-timeout without a change of
 //     its master (slave_conf_change_time), exactly as for Sentinel's own reconfiguration.
-//   - Only nodes that say ROLE slave are touched, never the old master, and only after the
-//     promoted node itself said ROLE master: the promotion (SLAVEOF NO ONE) already
-//     happened, so the replicas would be moved there anyway.
+//   - Replicas are touched only if they say ROLE slave, and only after the promoted node
+//     itself said ROLE master: the promotion (SLAVEOF NO ONE) already happened, so the
+//     replicas would be moved there anyway.
+//   - The old master, if it still says ROLE master, is made a replica of the new one as
+//     well: Sentinel does that only seconds later (+convert-to-slave, 8 s after it sees
+//     the demoted node), and never while it takes it for down, which is how it leaves a
+//     healthy node demoted by a bid (see failoverMachine.onEvent). Such a node has not
+//     followed the new master, and a later bid that selects it, which Sentinel does,
+//     promotes a node without everything the new master acknowledged (issue 14: 5,793
+//     acknowledged writes lost in a triple failover). Sentinel's own conversion later is
+//     then a no-op. The tunnel fenced the old master, so no client of the tunnel loses a
+//     write; clients that bypass the tunnel get -READONLY sooner instead of writing to a
+//     demoted node.
 //   - Several tunnel pods doing the same is idempotent (the second REPLICAOF is a no-op).
 //   - At most max(min-replicas-to-write, 1) replicas are moved, so Sentinel's parallel-syncs
 //     (1 in the composed sentinel.conf) still paces the rest; a promoted replica keeps its
@@ -235,47 +245,79 @@ func pickReplicasToReattach(states []replicaState, oldMaster, newMaster string, 
 	return out
 }
 
-// reattach points up to want remaining replicas at the promoted master to (see the file
-// comment for why this cannot fight Sentinel), counting those that already follow it.
+// reattach points up to want remaining replicas at the promoted master to, counting
+// those that already follow it, and makes the old master from a replica of it too if it
+// still says ROLE master (see the file comment for why neither can fight Sentinel).
 // Replicas come from every Sentinel's SENTINEL REPLICAS list; each must say ROLE slave.
 func (w *masterWatcher) reattach(ctx context.Context, from, to string, want int) {
-	if want <= 0 {
-		return
-	}
 	host, port, err := net.SplitHostPort(to)
 	if err != nil {
 		return
 	}
 	addrs := w.knownReplicas(ctx)
+	if from != "" && !slices.Contains(addrs, from) {
+		addrs = append(addrs, from)
+	}
 	states := make([]replicaState, len(addrs))
 	var wg sync.WaitGroup
 	for i, addr := range addrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			states[i].Addr = addr
 			qctx, cancel := context.WithTimeout(ctx, writeGateQueryTimeout)
 			defer cancel()
 			ri, err := w.dialer.queryRole(qctx, addr)
 			states[i].Role, states[i].Failed = ri, err != nil
-		}()
+		})
 	}
 	wg.Wait()
-	for _, addr := range pickReplicasToReattach(states, from, to, want) {
+	replicaOf := func(addr string) error {
 		qctx, cancel := context.WithTimeout(ctx, writeGateQueryTimeout)
+		defer cancel()
 		c, err := w.dialer.redis(qctx, addr, writeGateQueryTimeout)
-		if err == nil {
-			_, err = c.Do("REPLICAOF", host, port)
-			c.Close()
-		}
-		cancel()
 		if err != nil {
-			w.log.Info("could not point a replica at the new master ahead of Sentinel (Sentinel will)", "replica", addr, "master", to, "err", err)
-			continue
+			return err
 		}
-		w.metrics.reattached.WithLabelValues(w.name).Inc()
-		w.log.Info("pointed a replica at the new master ahead of Sentinel", "replica", addr, "master", to)
+		defer c.Close()
+		_, err = c.Do("REPLICAOF", host, port)
+		return err
 	}
+	if oldMasterStillMaster(states, from) {
+		wg.Go(func() {
+			if err := replicaOf(from); err != nil {
+				w.log.Info("could not make the old master a replica of the new one ahead of Sentinel (Sentinel will)", "old", from, "master", to, "err", err)
+				return
+			}
+			w.metrics.oldMastersDemoted.WithLabelValues(w.name).Inc()
+			w.log.Info("made the old master a replica of the new one ahead of Sentinel", "old", from, "master", to)
+		})
+	}
+	for _, addr := range pickReplicasToReattach(states, from, to, want) {
+		wg.Go(func() {
+			if err := replicaOf(addr); err != nil {
+				w.log.Info("could not point a replica at the new master ahead of Sentinel (Sentinel will)", "replica", addr, "master", to, "err", err)
+				return
+			}
+			w.metrics.reattached.WithLabelValues(w.name).Inc()
+			w.log.Info("pointed a replica at the new master ahead of Sentinel", "replica", addr, "master", to)
+		})
+	}
+	wg.Wait()
+}
+
+// oldMasterStillMaster reports whether the old master answered ROLE master: Sentinel
+// demoted it but converts it into a replica only seconds later (+convert-to-slave), or,
+// when the failover was a bid of a Sentinel that took it for down, whenever that
+// Sentinel sees it again.
+func oldMasterStillMaster(states []replicaState, oldMaster string) bool {
+	if oldMaster == "" {
+		return false
+	}
+	for _, s := range states {
+		if s.Addr == oldMaster {
+			return !s.Failed && s.Role.Role == "master"
+		}
+	}
+	return false
 }
 
 // knownReplicas is the union of every reachable Sentinel's replica list for the name.
