@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -385,7 +387,13 @@ func runRound(ctx context.Context, c *redisproc.Cluster, r *Round, o ChaosOption
 		if newMaster, err = c.Master(ctx); err != nil {
 			return fmt.Errorf("find the master to restart %s under: %w", old.Name(), err)
 		}
-		// Like a restarted pod whose init container points it at the current master.
+		// Like a restarted pod whose init container points it at the current master. Its
+		// dump.rdb is only what its last full resync received (the harness's Redis keeps
+		// no data): loading it, hundreds of MB after many rounds, would only delay the
+		// restart, and the new master sends everything again anyway.
+		if err := os.Remove(filepath.Join(old.Dir(), "dump.rdb")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s's stale dump.rdb: %w", old.Name(), err)
+		}
 		f, err := os.OpenFile(old.ConfigPath(), os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			return fmt.Errorf("rewrite %s config: %w", old.Name(), err)
