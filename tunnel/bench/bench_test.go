@@ -321,9 +321,8 @@ func TestTimelineSVGRejectsBadScale(t *testing.T) {
 }
 
 func TestChaosAnalyze(t *testing.T) {
-	rep := &ChaosReport{}
 	round := Round{Index: 1, Kind: EventFailover, Start: 1000 * time.Millisecond, Promoted: 1200 * time.Millisecond, End: 3000 * time.Millisecond}
-	path := PathResult{Name: TargetHAProxy, Acks: []Ack{
+	path := PathResult{Name: TargetHAProxy, Rounds: []Round{round}, Acks: []Ack{
 		{At: 900 * time.Millisecond, Seq: 1},               // before the round
 		{At: 1010 * time.Millisecond, Seq: 2},              // before promotion
 		{At: 1250 * time.Millisecond, Seq: 3, Lost: true},  // to the old master after promotion: lost
@@ -331,13 +330,13 @@ func TestChaosAnalyze(t *testing.T) {
 		{At: 1700 * time.Millisecond, Seq: 5},              // first surviving write after promotion
 		{At: 3000 * time.Millisecond, Seq: 6, Lost: false}, // next round
 	}}
-	got := rep.Analyze(path, round)
+	got := path.Analyze(0)
 	// The gap spans the whole round: the path wrote nothing from 1.7 s to the round end.
 	want := PathRound{Lost: 2, Acked: 4, FirstWrite: 500 * time.Millisecond, Gap: 1300 * time.Millisecond}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("-want +got:\n%s", diff)
 	}
-	none := rep.Analyze(PathResult{}, round)
+	none := PathResult{Rounds: []Round{round}}.Analyze(0)
 	if none.FirstWrite != -1 || none.Gap != 2*time.Second {
 		t.Errorf("no acks: FirstWrite %s Gap %s, want -1 and the whole round", none.FirstWrite, none.Gap)
 	}
@@ -352,8 +351,7 @@ func TestChaosAnalyzeKillExposure(t *testing.T) {
 		{Index: 2, Kind: EventKill, Start: 5000 * time.Millisecond, Promoted: 6400 * time.Millisecond},
 	}
 	setRoundEnds(rounds, 9000*time.Millisecond)
-	graceful, kill := rounds[0], rounds[1]
-	path := PathResult{Name: TargetTunnel, Acks: []Ack{
+	path := PathResult{Name: TargetTunnel, Rounds: rounds, Acks: []Ack{
 		{At: 1300 * time.Millisecond, Seq: 1},             // first write after the graceful promotion
 		{At: 4850 * time.Millisecond, Seq: 2},             // graceful round, before the kill round's window
 		{At: 4950 * time.Millisecond, Seq: 3, Lost: true}, // acked 50 ms before the kill and lost: a real loss
@@ -362,12 +360,12 @@ func TestChaosAnalyzeKillExposure(t *testing.T) {
 		{At: 6500 * time.Millisecond, Seq: 6, Lost: true}, // acked after the kill and lost: a real loss
 		{At: 8990 * time.Millisecond, Seq: 7},
 	}}
-	rep := &ChaosReport{Rounds: rounds, Paths: []PathResult{path}}
-	if got, want := rep.Analyze(path, graceful), (PathRound{Acked: 2, FirstWrite: 100 * time.Millisecond, Gap: 3550 * time.Millisecond}); !cmp.Equal(want, got) {
+	rep := &ChaosReport{Paths: []PathResult{path}}
+	if got, want := path.Analyze(0), (PathRound{Acked: 2, FirstWrite: 100 * time.Millisecond, Gap: 3550 * time.Millisecond}); !cmp.Equal(want, got) {
 		t.Errorf("graceful round: -want +got:\n%s", cmp.Diff(want, got))
 	}
 	want := PathRound{Lost: 3, LostInKillWindow: 1, Acked: 5, FirstWrite: 10 * time.Millisecond, Gap: 2490 * time.Millisecond}
-	if got := rep.Analyze(path, kill); !cmp.Equal(want, got) {
+	if got := path.Analyze(1); !cmp.Equal(want, got) {
 		t.Errorf("kill round: -want +got:\n%s", cmp.Diff(want, got))
 	}
 	var md strings.Builder
@@ -397,13 +395,13 @@ func TestChaosVerdicts(t *testing.T) {
 		{Index: 3, Kind: EventKill, Start: second(20), Promoted: second(21.4)},
 	}
 	setRoundEnds(rounds, second(30))
-	tunnel := PathResult{Name: TargetTunnel, Acks: acks(func(at time.Duration) bool {
+	tunnel := PathResult{Name: TargetTunnel, Rounds: rounds, Acks: acks(func(at time.Duration) bool {
 		return at == second(20)-5*time.Millisecond // in the kill window: forgiven
 	}, [2]float64{0, 1}, [2]float64{1.15, 10}, [2]float64{11.4, 20}, [2]float64{22.6, 30})}
-	haproxy := PathResult{Name: TargetHAProxy, Acks: acks(func(at time.Duration) bool {
+	haproxy := PathResult{Name: TargetHAProxy, Rounds: rounds, Acks: acks(func(at time.Duration) bool {
 		return at >= second(1.2) && at < second(9) // wrote to the demoted master
 	}, [2]float64{0, 10}, [2]float64{13, 20}, [2]float64{23, 30})}
-	rep := &ChaosReport{Rounds: rounds, Paths: []PathResult{tunnel, haproxy}}
+	rep := &ChaosReport{Paths: []PathResult{tunnel, haproxy}}
 	var got [][]string
 	for _, v := range rep.Verdicts() {
 		got = append(got, v.Failures)

@@ -109,7 +109,7 @@ type Ack struct {
 	Lost bool
 }
 
-// PathResult is what one writer (through the tunnel or HAProxy) saw.
+// PathResult is what one path, a proxy and the cluster behind it, went through.
 type PathResult struct {
 	// Name is TargetTunnel or TargetHAProxy.
 	Name string
@@ -117,6 +117,16 @@ type PathResult struct {
 	Acks []Ack
 	// Errors counts failed writes and failed connects.
 	Errors int
+	// Rounds are the path's failovers: the same index and kind on every path, the
+	// timings of its own cluster.
+	Rounds []Round
+	// Events are its cluster's failover events on the run's clock.
+	Events []Event
+	// SentinelLog is every event its Sentinels published, one line each: time since the
+	// run started, the Sentinel, the channel and its message.
+	SentinelLog []string
+	// ProxyLog is the end of the proxy's log (the tunnel's fences, cutovers, loss checks).
+	ProxyLog string
 }
 
 // Round is one failover of the run.
@@ -180,22 +190,71 @@ type ChaosReport struct {
 	Started  time.Time
 	Duration time.Duration
 	Options  ChaosOptions
-	Rounds   []Round
-	Events   []Event
-	Paths    []PathResult
+	// Paths are the tunnel's and HAProxy's, each with its own cluster.
+	Paths []PathResult
 	// LoadBefore and LoadAfter are /proc/loadavg at start and end.
 	LoadBefore, LoadAfter string
-	// TunnelLog is the end of the tunnel's log (fences, cutovers, loss checks).
-	TunnelLog string
-	// SentinelLog is every Sentinel event of the run, one line each: time since the
-	// start, the Sentinel, the channel and its message.
-	SentinelLog []string
 }
 
-// RunChaos starts a master, 2 replicas and 3 Sentinels, HAProxy with the Helm chart's
-// config and the tunnel binary, runs one writer through each proxy, and performs the
-// graceful and then the kill -9 rounds. After the last round it checks every acked key
-// on the final master. Everything it started is stopped before it returns.
+// Path returns the path named name, or nil.
+func (r *ChaosReport) Path(name string) *PathResult {
+	for i := range r.Paths {
+		if r.Paths[i].Name == name {
+			return &r.Paths[i]
+		}
+	}
+	return nil
+}
+
+// Rounds returns the rounds of the first path: index and kind are the same on every
+// path, timings are the first path's.
+func (r *ChaosReport) Rounds() []Round {
+	if len(r.Paths) == 0 {
+		return nil
+	}
+	return r.Paths[0].Rounds
+}
+
+// chaosPath is one path while the run goes on: its own cluster and proxy (env), its
+// writer, and what it records.
+type chaosPath struct {
+	name   string
+	env    *env
+	writer *pathWriter
+	mu     sync.Mutex
+	res    PathResult
+}
+
+func (p *chaosPath) addEvent(ev Event) {
+	p.mu.Lock()
+	p.res.Events = append(p.res.Events, ev)
+	p.mu.Unlock()
+}
+
+// watchSentinels records every event of the path's Sentinels until ctx ends.
+func (p *chaosPath) watchSentinels(ctx context.Context, wg *sync.WaitGroup, since func() time.Duration) {
+	for _, s := range p.env.cluster.Sentinels() {
+		wg.Go(func() {
+			watchSentinelEvents(ctx, s.Addr(), func(channel, msg string) {
+				at := since()
+				p.mu.Lock()
+				p.res.SentinelLog = append(p.res.SentinelLog, fmt.Sprintf("%9.3f %s %s %s", at.Seconds(), s.Name(), channel, msg))
+				p.mu.Unlock()
+				switch channel {
+				case EventSwitchMaster, EventPromotedSlave:
+					p.addEvent(Event{At: at, Kind: channel, Detail: msg})
+				}
+			})
+		})
+	}
+}
+
+// RunChaos starts two identical worlds, each a master, 2 replicas and 3 Sentinels: one
+// behind the tunnel binary, one behind HAProxy with the Helm chart's config, so neither
+// proxy's actions (the tunnel re-points replicas and demotes old masters) change what
+// the other path sees. One writer per path; every round performs the same failover on
+// both clusters at the same moment. After the last round every acked key is checked on
+// its cluster's final master. Everything it started is stopped before it returns.
 func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 	o.defaults()
 	if o.TunnelBinary == "" {
@@ -208,58 +267,40 @@ func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 	t0 := time.Now()
 	since := func() time.Duration { return time.Since(t0) }
 
-	e, err := startEnv(ctx, envOptions{tunnelBinary: o.TunnelBinary, downAfter: o.DownAfter, failoverTimeout: o.FailoverTimeout,
-		progress: o.Progress, logger: o.Logger})
-	if err != nil {
-		return nil, err
-	}
-	defer e.close()
-	if o.SentinelPingPeriod > 0 {
-		for _, s := range e.cluster.Sentinels() {
-			if _, err := s.Do(ctx, "SENTINEL", "DEBUG", "ping-period", o.SentinelPingPeriod.Milliseconds()); err != nil {
-				return nil, fmt.Errorf("flag --sentinel-ping-period: %s: %w", s.Name(), err)
+	paths := []*chaosPath{{name: TargetTunnel}, {name: TargetHAProxy}}
+	defer func() {
+		for _, p := range paths {
+			if p.env != nil {
+				p.env.close()
 			}
 		}
-	}
-
-	var mu sync.Mutex
-	addEvent := func(ev Event) {
-		mu.Lock()
-		rep.Events = append(rep.Events, ev)
-		mu.Unlock()
-	}
+	}()
 	bgCtx, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	var bg sync.WaitGroup
-	for _, s := range e.cluster.Sentinels() {
-		bg.Add(1)
-		go func() {
-			defer bg.Done()
-			watchSentinelEvents(bgCtx, s.Addr(), func(channel, msg string) {
-				at := since()
-				mu.Lock()
-				rep.SentinelLog = append(rep.SentinelLog, fmt.Sprintf("%9.3f %s %s %s", at.Seconds(), s.Name(), channel, msg))
-				mu.Unlock()
-				switch channel {
-				case EventSwitchMaster, EventPromotedSlave:
-					addEvent(Event{At: at, Kind: channel, Detail: msg})
+	for _, p := range paths {
+		fmt.Fprintf(o.Progress, "%s path:\n", p.name)
+		e, err := startEnv(ctx, envOptions{tunnelBinary: o.TunnelBinary, downAfter: o.DownAfter, failoverTimeout: o.FailoverTimeout,
+			only: p.name, progress: o.Progress, logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		p.env = e
+		if o.SentinelPingPeriod > 0 {
+			for _, s := range e.cluster.Sentinels() {
+				if _, err := s.Do(ctx, "SENTINEL", "DEBUG", "ping-period", o.SentinelPingPeriod.Milliseconds()); err != nil {
+					return nil, fmt.Errorf("flag --sentinel-ping-period: %s: %w", s.Name(), err)
 				}
-			})
-		}()
-	}
-	writers := []*pathWriter{
-		{name: TargetTunnel, addr: e.addr[TargetTunnel], prefix: fmt.Sprintf("chaos:%d:tunnel:", t0.UnixNano()), rate: o.WriteRate},
-		{name: TargetHAProxy, addr: e.addr[TargetHAProxy], prefix: fmt.Sprintf("chaos:%d:haproxy:", t0.UnixNano()), rate: o.WriteRate},
+			}
+		}
+		p.watchSentinels(bgCtx, &bg, since)
+		p.writer = &pathWriter{name: p.name, addr: e.addr[p.name], prefix: fmt.Sprintf("chaos:%d:%s:", t0.UnixNano(), p.name), rate: o.WriteRate}
 	}
 	writeCtx, stopWriters := context.WithCancel(ctx)
 	defer stopWriters()
 	var ww sync.WaitGroup
-	for _, w := range writers {
-		ww.Add(1)
-		go func() {
-			defer ww.Done()
-			w.run(writeCtx, since)
-		}()
+	for _, p := range paths {
+		ww.Go(func() { p.writer.run(writeCtx, since) })
 	}
 
 	kinds := slices.Repeat([]string{EventFailover}, o.Graceful)
@@ -269,44 +310,68 @@ func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 		if pause(ctx, o.Settle); ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		r := Round{Index: i + 1, Kind: kind}
-		fmt.Fprintf(o.Progress, "round %d: %s\n", r.Index, kind)
-		if err := runRound(ctx, e.cluster, &r, o, since, addEvent); err != nil {
-			r.Err = err.Error()
-			fmt.Fprintf(o.Progress, "round %d failed: %v\n", r.Index, err)
-			rep.Rounds = append(rep.Rounds, r)
+		fmt.Fprintf(o.Progress, "round %d: %s\n", i+1, kind)
+		failed := false
+		var rw sync.WaitGroup
+		for _, p := range paths {
+			p.res.Rounds = append(p.res.Rounds, Round{Index: i + 1, Kind: kind})
+			r := &p.res.Rounds[len(p.res.Rounds)-1]
+			rw.Go(func() {
+				if err := runRound(ctx, p.env.cluster, r, o, p.name, since, p.addEvent); err != nil {
+					r.Err = err.Error()
+				}
+			})
+		}
+		rw.Wait()
+		for _, p := range paths {
+			if r := p.res.Rounds[i]; r.Err != "" {
+				fmt.Fprintf(o.Progress, "round %d failed on the %s path: %s\n", r.Index, p.name, r.Err)
+				failed = true
+			}
+		}
+		if failed {
 			break
 		}
-		rep.Rounds = append(rep.Rounds, r)
 	}
 	pause(ctx, o.Settle)
 	stopWriters()
 	ww.Wait()
 	end := since()
-	setRoundEnds(rep.Rounds, end)
 	stopBG()
 	bg.Wait()
-	rep.TunnelLog = e.tunnel.Tail(60)
 
 	checkCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	master, err := e.cluster.Master(checkCtx)
-	if err != nil {
-		return nil, fmt.Errorf("find the final master: %w", err)
-	}
-	fmt.Fprintf(o.Progress, "checking every acked key on the final master %s\n", master.Name())
-	for _, w := range writers {
-		if err := markLost(checkCtx, master, w.prefix, w.acks); err != nil {
-			return nil, fmt.Errorf("check %s keys: %w", w.name, err)
+	for _, p := range paths {
+		setRoundEnds(p.res.Rounds, end)
+		master, err := p.env.cluster.Master(checkCtx)
+		if err != nil {
+			return nil, fmt.Errorf("find the final master of the %s path: %w", p.name, err)
 		}
-		rep.Paths = append(rep.Paths, PathResult{Name: w.name, Acks: w.acks, Errors: w.errors})
+		fmt.Fprintf(o.Progress, "checking every acked key of the %s path on its final master %s\n", p.name, master.Name())
+		if err := markLost(checkCtx, master, p.writer.prefix, p.writer.acks); err != nil {
+			return nil, fmt.Errorf("check %s keys: %w", p.name, err)
+		}
+		p.res.Name, p.res.Acks, p.res.Errors = p.name, p.writer.acks, p.writer.errors
+		if proxy := p.env.proxy(p.name); proxy != nil {
+			p.res.ProxyLog = proxy.Tail(60)
+		}
+		slices.SortFunc(p.res.Events, func(a, b Event) int { return int(a.At - b.At) })
+		attributeEvents(p.res.Rounds, p.res.Events)
+		rep.Paths = append(rep.Paths, p.res)
 	}
-	slices.SortFunc(rep.Events, func(a, b Event) int { return int(a.At - b.At) })
-	// Attribute the +switch-master events to rounds now that the times are known.
-	for i := range rep.Rounds {
-		r := &rep.Rounds[i]
-		for j := range rep.Events {
-			ev := &rep.Events[j]
+	rep.Duration = time.Since(rep.Started)
+	rep.LoadAfter = LoadAvg()
+	return rep, nil
+}
+
+// attributeEvents assigns events to the rounds whose windows hold them and fills each
+// round's first +switch-master and its count of promotions.
+func attributeEvents(rounds []Round, events []Event) {
+	for i := range rounds {
+		r := &rounds[i]
+		for j := range events {
+			ev := &events[j]
 			if ev.At >= r.WindowStart() && ev.At < r.End && ev.Round == 0 {
 				ev.Round = r.Index
 				if ev.Kind == EventSwitchMaster && r.SwitchMaster == 0 {
@@ -318,9 +383,6 @@ func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 			}
 		}
 	}
-	rep.Duration = time.Since(rep.Started)
-	rep.LoadAfter = LoadAvg()
-	return rep, nil
 }
 
 // setRoundEnds ends each round's window where the next one's begins, the last at end.
@@ -334,7 +396,7 @@ func setRoundEnds(rounds []Round, end time.Duration) {
 }
 
 // runRound performs one failover and waits until the cluster is ready for the next.
-func runRound(ctx context.Context, c *redisproc.Cluster, r *Round, o ChaosOptions, since func() time.Duration, addEvent func(Event)) error {
+func runRound(ctx context.Context, c *redisproc.Cluster, r *Round, o ChaosOptions, path string, since func() time.Duration, addEvent func(Event)) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	old, err := c.Master(ctx)
@@ -377,7 +439,7 @@ func runRound(ctx context.Context, c *redisproc.Cluster, r *Round, o ChaosOption
 	if ev, ok := <-promoted; ok {
 		r.Promoted = ev.At
 		addEvent(ev)
-		fmt.Fprintf(o.Progress, "  %s promoted %s after the %s\n", ev.Detail, (ev.At - r.Start).Round(time.Millisecond), r.Kind)
+		fmt.Fprintf(o.Progress, "  %s: %s promoted %s after the %s\n", path, ev.Detail, (ev.At - r.Start).Round(time.Millisecond), r.Kind)
 	}
 	if r.Kind == EventKill {
 		if pause(ctx, o.KillDownFor); ctx.Err() != nil {
@@ -604,8 +666,9 @@ func markLost(ctx context.Context, master *redisproc.Process, prefix string, ack
 	return nil
 }
 
-// Analyze computes the per-round figures of one path.
-func (r *ChaosReport) Analyze(p PathResult, round Round) PathRound {
+// Analyze computes the figures of the path's round i (an index into p.Rounds).
+func (p PathResult) Analyze(i int) PathRound {
+	round := p.Rounds[i]
 	out := PathRound{FirstWrite: -1}
 	var times []time.Duration
 	for _, a := range p.Acks {
@@ -650,9 +713,12 @@ func (r *ChaosReport) WriteMarkdown(w io.Writer) {
 		maxGap                      time.Duration
 	}
 	totals := map[string]map[string]*total{}
-	for _, round := range r.Rounds {
+	for i, round := range r.Rounds() {
 		for _, p := range r.Paths {
-			a := r.Analyze(p, round)
+			if i >= len(p.Rounds) {
+				continue
+			}
+			pr, a := p.Rounds[i], p.Analyze(i)
 			if totals[round.Kind] == nil {
 				totals[round.Kind] = map[string]*total{}
 			}
@@ -668,12 +734,12 @@ func (r *ChaosReport) WriteMarkdown(w io.Writer) {
 				t.first = append(t.first, float64(a.FirstWrite)/float64(time.Millisecond))
 			}
 			t.maxGap = max(t.maxGap, a.Gap)
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %d | %s | %d | %s | %s | %s |\n", round.Index, round.Kind,
-				rel(round.Promoted, round.Start), rel(round.SwitchMaster, round.Start), round.Failovers, p.Name, a.Acked, lostCell(a.Lost, a.LostInKillWindow),
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %d | %s | %d | %s | %s | %s |\n", pr.Index, pr.Kind,
+				rel(pr.Promoted, pr.Start), rel(pr.SwitchMaster, pr.Start), pr.Failovers, p.Name, a.Acked, lostCell(a.Lost, a.LostInKillWindow),
 				durOrNone(a.FirstWrite), a.Gap.Round(time.Millisecond))
-		}
-		if round.Err != "" {
-			fmt.Fprintf(w, "| %d | %s | round failed: %s ||||||||\n", round.Index, round.Kind, strings.ReplaceAll(round.Err, "|", "/"))
+			if pr.Err != "" {
+				fmt.Fprintf(w, "| %d | %s | round failed on the %s path: %s ||||||||\n", pr.Index, pr.Kind, p.Name, strings.ReplaceAll(pr.Err, "|", "/"))
+			}
 		}
 	}
 	fmt.Fprintf(w, "\nTotals:\n\n| event | path | acked | acked but lost | promotion -> first surviving write (median / max) | longest write gap |\n|---|---|---:|---:|---:|---:|\n")
@@ -701,8 +767,9 @@ const GapTargetRatio = 0.7
 // lost than HAProxy in the same round, and after a kill -9 a longest write gap of at most
 // GapTargetRatio of HAProxy's.
 type RoundVerdict struct {
-	Round           Round
-	Tunnel, HAProxy PathRound
+	// Round is the tunnel path's round; HAProxyRound the same round on HAProxy's cluster.
+	Round, HAProxyRound Round
+	Tunnel, HAProxy     PathRound
 	// GapRatio is the tunnel's longest gap over HAProxy's (kill rounds; 0 otherwise).
 	GapRatio float64
 	// Failures names every target the round missed (none: it met them all).
@@ -711,21 +778,16 @@ type RoundVerdict struct {
 
 // Verdicts judges every round that both paths wrote through.
 func (r *ChaosReport) Verdicts() []RoundVerdict {
-	var tunnel, haproxy *PathResult
-	for i := range r.Paths {
-		switch r.Paths[i].Name {
-		case TargetTunnel:
-			tunnel = &r.Paths[i]
-		case TargetHAProxy:
-			haproxy = &r.Paths[i]
-		}
-	}
+	tunnel, haproxy := r.Path(TargetTunnel), r.Path(TargetHAProxy)
 	if tunnel == nil || haproxy == nil {
 		return nil
 	}
 	var out []RoundVerdict
-	for _, round := range r.Rounds {
-		v := RoundVerdict{Round: round, Tunnel: r.Analyze(*tunnel, round), HAProxy: r.Analyze(*haproxy, round)}
+	for i, round := range tunnel.Rounds {
+		if i >= len(haproxy.Rounds) {
+			break
+		}
+		v := RoundVerdict{Round: round, HAProxyRound: haproxy.Rounds[i], Tunnel: tunnel.Analyze(i), HAProxy: haproxy.Analyze(i)}
 		if n := v.Tunnel.Lost - v.Tunnel.LostInKillWindow; n > 0 {
 			v.Failures = append(v.Failures, fmt.Sprintf("%d acked writes lost", n))
 		}
@@ -738,8 +800,10 @@ func (r *ChaosReport) Verdicts() []RoundVerdict {
 				v.Failures = append(v.Failures, fmt.Sprintf("gap %.2fx HAProxy's", v.GapRatio))
 			}
 		}
-		if round.Err != "" {
-			v.Failures = append(v.Failures, "round failed: "+round.Err)
+		for _, e := range []string{round.Err, v.HAProxyRound.Err} {
+			if e != "" {
+				v.Failures = append(v.Failures, "round failed: "+e)
+			}
 		}
 		out = append(out, v)
 	}
@@ -751,7 +815,7 @@ func (r *ChaosReport) WriteTargets(w io.Writer) {
 	verdicts := r.Verdicts()
 	fmt.Fprintf(w, "Targets: no acknowledged write lost (kill -9: but those acked < %s before it), never more lost than HAProxy, kill -9 gap <= %.1fx HAProxy's.\n\n",
 		KillLossWindow, GapTargetRatio)
-	fmt.Fprintf(w, "| round | event | Sentinel failovers | tunnel lost (< %s before kill) | HAProxy lost | tunnel gap | HAProxy gap | gap ratio | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n", KillLossWindow)
+	fmt.Fprintf(w, "| round | event | Sentinel failovers (tunnel / HAProxy cluster) | tunnel lost (< %s before kill) | HAProxy lost | tunnel gap | HAProxy gap | gap ratio | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n", KillLossWindow)
 	met, kills, killsMet := 0, 0, 0
 	for _, v := range verdicts {
 		ratio, verdict := "", "met"
@@ -769,7 +833,7 @@ func (r *ChaosReport) WriteTargets(w io.Writer) {
 				killsMet++
 			}
 		}
-		fmt.Fprintf(w, "| %d | %s | %d | %s | %d | %s | %s | %s | %s |\n", v.Round.Index, v.Round.Kind, v.Round.Failovers,
+		fmt.Fprintf(w, "| %d | %s | %d / %d | %s | %d | %s | %s | %s | %s |\n", v.Round.Index, v.Round.Kind, v.Round.Failovers, v.HAProxyRound.Failovers,
 			lostCell(v.Tunnel.Lost, v.Tunnel.LostInKillWindow), v.HAProxy.Lost, v.Tunnel.Gap.Round(time.Millisecond),
 			v.HAProxy.Gap.Round(time.Millisecond), ratio, verdict)
 	}

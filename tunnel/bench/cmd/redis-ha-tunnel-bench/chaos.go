@@ -30,7 +30,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&o.KillDownFor, "kill-down-for", 0, "how long a killed master stays dead after the Sentinels named a new one")
 	fs.DurationVar(&o.SentinelPingPeriod, "sentinel-ping-period", 0, "SENTINEL DEBUG ping-period for every Sentinel (above --down-after: Sentinel fails over a healthy new master at most switches)")
 	var sentinelLog string
-	fs.StringVar(&sentinelLog, "sentinel-log", "", "write every Sentinel event of the run to this file")
+	fs.StringVar(&sentinelLog, "sentinel-log", "", "write every Sentinel event of the run to this file (each line starts with the path whose cluster it belongs to)")
 	fs.StringVar(&svgPath, "svg", "docs/images/failover-timeline.svg", "where to write the timeline SVG (empty: none)")
 	fs.DurationVar(&bucket, "bucket", 10*time.Millisecond, "timeline bucket width")
 	if err := fs.Parse(args); err != nil {
@@ -53,7 +53,13 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintln(stdout)
 	rep.WriteTargets(stdout)
 	if sentinelLog != "" {
-		if err := os.WriteFile(sentinelLog, []byte(strings.Join(rep.SentinelLog, "\n")+"\n"), 0o644); err != nil {
+		var lines []string
+		for _, p := range rep.Paths {
+			for _, l := range p.SentinelLog {
+				lines = append(lines, p.Name+" "+l)
+			}
+		}
+		if err := os.WriteFile(sentinelLog, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			return fmt.Errorf("flag --sentinel-log: %w", err)
 		}
 	}
