@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The write gate: a replica promoted by Sentinel starts as a master without replicas. With
@@ -281,25 +282,22 @@ func (w *masterWatcher) reattach(ctx context.Context, from, to string, want int)
 		_, err = c.Do("REPLICAOF", host, port)
 		return err
 	}
-	if oldMasterStillMaster(states, from) {
-		wg.Go(func() {
-			if err := replicaOf(from); err != nil {
-				w.log.Info("could not make the old master a replica of the new one ahead of Sentinel (Sentinel will)", "old", from, "master", to, "err", err)
-				return
-			}
-			w.metrics.oldMastersDemoted.WithLabelValues(w.name).Inc()
-			w.log.Info("made the old master a replica of the new one ahead of Sentinel", "old", from, "master", to)
-		})
-	}
-	for _, addr := range pickReplicasToReattach(states, from, to, want) {
+	// follow makes addr (what: "the old master" or "a replica") follow the new master.
+	follow := func(addr, what string, done *prometheus.CounterVec) {
 		wg.Go(func() {
 			if err := replicaOf(addr); err != nil {
-				w.log.Info("could not point a replica at the new master ahead of Sentinel (Sentinel will)", "replica", addr, "master", to, "err", err)
+				w.log.Info("could not make "+what+" follow the new master ahead of Sentinel (Sentinel will)", "addr", addr, "master", to, "err", err)
 				return
 			}
-			w.metrics.reattached.WithLabelValues(w.name).Inc()
-			w.log.Info("pointed a replica at the new master ahead of Sentinel", "replica", addr, "master", to)
+			done.WithLabelValues(w.name).Inc()
+			w.log.Info("made "+what+" follow the new master ahead of Sentinel", "addr", addr, "master", to)
 		})
+	}
+	if oldMasterStillMaster(states, from) {
+		follow(from, "the old master", w.metrics.oldMastersDemoted)
+	}
+	for _, addr := range pickReplicasToReattach(states, from, to, want) {
+		follow(addr, "a replica", w.metrics.reattached)
 	}
 	wg.Wait()
 }
