@@ -33,7 +33,7 @@ test: vet fmt-check unit demo-check
 
 # ---- tunnel -----------------------------------------------------------------
 FUZZTIME ?= 20s
-TUNNEL_FUZZ := FuzzParseSentinelEvent FuzzParseReplicationInfo FuzzParseRole FuzzParseSentinelMaster
+TUNNEL_FUZZ := FuzzParseSentinelEvent FuzzParseReplicationInfo FuzzParseRole FuzzParseSentinelMaster FuzzParseCommand FuzzScanReply
 
 .PHONY: test-tunnel fuzz-tunnel
 test-tunnel: ## tunnel + redisproc tests only (unit, fuzz seeds, integration with real redis), -race
