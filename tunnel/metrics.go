@@ -28,6 +28,11 @@ type metrics struct {
 	acceptErrors      prometheus.Counter
 	sentinelUp        *prometheus.GaugeVec
 	ready             *prometheus.GaugeVec
+
+	// Cluster mode.
+	clusterRefreshes        *prometheus.CounterVec
+	clusterRedirects        *prometheus.CounterVec
+	clusterShardConnections *prometheus.GaugeVec
 }
 
 func newMetrics() *metrics {
@@ -91,6 +96,15 @@ func newMetrics() *metrics {
 		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "redis_ha_tunnel_ready", Help: "1 when the master name has a verified master and a reachable Sentinel.",
 		}, []string{"name"}),
+		clusterRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_cluster_slot_map_refreshes_total", Help: "Cluster mode: slot map refreshes (result ok: every slot has a master; error: no node answered or slots are uncovered).",
+		}, []string{"result"}),
+		clusterRedirects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_cluster_redirects_total", Help: "Cluster mode: MOVED and ASK replies the tunnel followed itself (kind moved, ask), or gave up on after too many (kind exhausted).",
+		}, []string{"kind"}),
+		clusterShardConnections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "redis_ha_tunnel_cluster_shard_connections_open", Help: "Cluster mode: open connections of client sessions to each shard master (one per session and shard, opened on first use).",
+		}, []string{"master"}),
 	}
 	r.MustRegister(m.own()...)
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -101,7 +115,7 @@ func newMetrics() *metrics {
 func (m *metrics) own() []prometheus.Collector {
 	return []prometheus.Collector{m.master, m.switches, m.failoverDuration, m.fenced, m.unfences, m.possibleLoss,
 		m.possibleLossBytes, m.sessionsOpen, m.sessionsTotal, m.bytes, m.held, m.writeWait, m.reattached, m.oldMastersDemoted, m.rejected,
-		m.acceptErrors, m.sentinelUp, m.ready}
+		m.acceptErrors, m.sentinelUp, m.ready, m.clusterRefreshes, m.clusterRedirects, m.clusterShardConnections}
 }
 
 // setMaster moves the master gauge of name from one address to another. from is the address

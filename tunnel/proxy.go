@@ -72,6 +72,12 @@ type Config struct {
 	DataPath string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// Cluster, when set, runs the tunnel in Redis Cluster mode instead of following
+	// Sentinel: one listener, commands routed by key slot to each shard's master. It
+	// excludes Sentinels, Masters and Replicas; RedisAuth, ClientTLS, UpstreamTLS,
+	// MaxClients, DialTimeout, ReadTimeout and FailoverHold (how long a client waits for
+	// the first slot map) apply to it too.
+	Cluster *ClusterConfig
 }
 
 // Data paths for Config.DataPath.
@@ -111,6 +117,32 @@ func (c *Config) defaults() {
 
 // Validate reports the first configuration error, naming the field.
 func (c *Config) Validate() error {
+	if err := c.validateRouting(); err != nil {
+		return err
+	}
+	for field, d := range map[string]time.Duration{"FailoverHold": c.FailoverHold, "DialTimeout": c.DialTimeout,
+		"ReadTimeout": c.ReadTimeout, "PollInterval": c.PollInterval} {
+		if d < 0 {
+			return fmt.Errorf("%s: must not be negative, got %s", field, d)
+		}
+	}
+	if c.MaxClients < 0 {
+		return fmt.Errorf("MaxClients: must not be negative, got %d", c.MaxClients)
+	}
+	switch c.DataPath {
+	case "", DataPathGoroutines:
+	case DataPathReactor:
+		if !reactorSupported {
+			return fmt.Errorf("DataPath: %q needs Linux epoll; use %q", c.DataPath, DataPathGoroutines)
+		}
+	default:
+		return fmt.Errorf("DataPath: %q is not %q or %q", c.DataPath, DataPathReactor, DataPathGoroutines)
+	}
+	return nil
+}
+
+// validateSentinel checks the settings of Sentinel mode.
+func (c *Config) validateSentinel() error {
 	if len(c.Sentinels) == 0 {
 		return errors.New("Sentinels: at least one Sentinel address is required")
 	}
@@ -147,24 +179,6 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	for field, d := range map[string]time.Duration{"FailoverHold": c.FailoverHold, "DialTimeout": c.DialTimeout,
-		"ReadTimeout": c.ReadTimeout, "PollInterval": c.PollInterval} {
-		if d < 0 {
-			return fmt.Errorf("%s: must not be negative, got %s", field, d)
-		}
-	}
-	if c.MaxClients < 0 {
-		return fmt.Errorf("MaxClients: must not be negative, got %d", c.MaxClients)
-	}
-	switch c.DataPath {
-	case "", DataPathGoroutines:
-	case DataPathReactor:
-		if !reactorSupported {
-			return fmt.Errorf("DataPath: %q needs Linux epoll; use %q", c.DataPath, DataPathGoroutines)
-		}
-	default:
-		return fmt.Errorf("DataPath: %q is not %q or %q", c.DataPath, DataPathReactor, DataPathGoroutines)
-	}
 	return nil
 }
 
@@ -180,10 +194,12 @@ type MasterStatus struct {
 	Ready bool
 }
 
-// Tunnel is a running Sentinel-following proxy. Create it with New, then Start it;
-// Shutdown drains, Close cuts.
+// Tunnel is a running Redis proxy: Sentinel-following, or in Redis Cluster mode (see
+// Config.Cluster). Create it with New, then Start it; Shutdown drains, Close cuts.
 type Tunnel struct {
-	cfg     Config
+	cfg Config
+	// router decides where the accepted clients go (see router.go).
+	router  router
 	log     *slog.Logger
 	dialer  *controlDialer
 	metrics *metrics
@@ -267,18 +283,7 @@ func New(cfg Config) (*Tunnel, error) {
 		replicas:    map[string]*replicaEndpoint{},
 		watchers:    map[string]*masterWatcher{},
 	}
-	for _, e := range cfg.Masters {
-		t.masters[e.Name] = newMasterEndpoint(e.Name)
-	}
-	for _, e := range cfg.Replicas {
-		t.replicas[e.Name] = newReplicaEndpoint(e.Name, t.masters[e.Name])
-	}
-	for name, ep := range t.masters {
-		w := newMasterWatcher(name, cfg.Sentinels, t.dialer, cfg.PollInterval, cfg.FailoverHold,
-			t.log, t.metrics, ep, t.replicas[name])
-		w.reattachReplicas = !cfg.LeaveReplicasToSentinel
-		t.watchers[name] = w
-	}
+	t.router = newRouter(t)
 	return t, nil
 }
 
@@ -299,39 +304,7 @@ func (t *Tunnel) Start(ctx context.Context) error {
 		t.started.Store(false)
 		return err
 	}
-	for _, w := range t.watchers {
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			w.run(t.ctx)
-		}()
-	}
-	for _, s := range t.cfg.Sentinels {
-		sub := &sentinelSubscriber{
-			addr:         s,
-			dialer:       t.dialer,
-			pingInterval: t.cfg.PollInterval,
-			log:          t.log,
-			deliver: func(src string, ev sentinelEvent) {
-				for _, w := range t.watchers {
-					w.deliverEvent(t.ctx, src, ev)
-				}
-			},
-			connected: func(src string, up bool) {
-				if up {
-					// Events may have been missed while disconnected: poll now.
-					for _, w := range t.watchers {
-						w.triggerPoll(t.ctx)
-					}
-				}
-			},
-		}
-		t.wg.Add(1)
-		go func() {
-			defer t.wg.Done()
-			sub.run(t.ctx)
-		}()
-	}
+	t.router.start(t.ctx, &t.wg)
 	return nil
 }
 
@@ -355,19 +328,14 @@ func (t *Tunnel) listen(ctx context.Context) error {
 		t.listeners = nil
 		return err
 	}
-	for _, e := range t.cfg.Masters {
-		if err := bind(e.Name, "master", e.Listen); err != nil {
-			return fail(err)
-		}
-	}
-	for _, e := range t.cfg.Replicas {
-		if err := bind(e.Name, "replicas", e.Listen); err != nil {
+	for _, e := range t.router.endpoints() {
+		if err := bind(e.name, e.kind, e.listen); err != nil {
 			return fail(err)
 		}
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.upstreamAddrs = newUpstreamAddrs(t.ctx, t.cfg.DialTimeout)
-	if t.cfg.DataPath == DataPathReactor {
+	if t.cfg.DataPath == DataPathReactor && t.router.onReactor() {
 		if err := t.startReactor(); err != nil {
 			t.cancel()
 			return fail(fmt.Errorf("tunnel: start the reactor data path: %w", err))
@@ -431,24 +399,28 @@ func (t *Tunnel) listenerAddr(name, kind string) net.Addr {
 	return nil
 }
 
-// Status reports the routing state per master name.
+// Status reports the routing state per master name (in cluster mode: per shard, named
+// by the first slot range it serves).
 func (t *Tunnel) Status() map[string]MasterStatus {
-	out := make(map[string]MasterStatus, len(t.masters))
-	for name, ep := range t.masters {
-		target, fenced, down := ep.current()
-		out[name] = MasterStatus{Master: target, Fenced: fenced, Down: down, Ready: t.watchers[name].isReady() && !t.draining.Load()}
+	out := t.router.status()
+	if t.draining.Load() {
+		for name, s := range out {
+			s.Ready = false
+			out[name] = s
+		}
 	}
 	return out
 }
 
-// Ready reports whether every master name is ready (see Handler /readyz).
+// Ready reports whether every master name (every shard) is ready (see Handler /readyz).
 func (t *Tunnel) Ready() bool {
-	for _, s := range t.Status() {
+	status := t.Status()
+	for _, s := range status {
 		if !s.Ready {
 			return false
 		}
 	}
-	return len(t.masters) > 0
+	return len(status) > 0
 }
 
 func (t *Tunnel) acceptLoop(l *listener) {
@@ -486,9 +458,9 @@ func (t *Tunnel) acceptLoop(l *listener) {
 	}
 }
 
-// serve bridges one accepted client: wait for a usable route (up to --failover-hold),
-// dial it, attach, and start the session. It reports whether a session took over the
-// connection; that session calls release when it ends, otherwise the caller does.
+// serve hands one accepted client, after the TLS handshake when ClientTLS is set, to the
+// router. It reports whether a session took over the connection; that session calls
+// release when it ends, otherwise the caller does.
 func (t *Tunnel) serve(l *listener, raw net.Conn, release func()) bool {
 	client := raw
 	if t.cfg.ClientTLS != nil {
@@ -503,6 +475,12 @@ func (t *Tunnel) serve(l *listener, raw net.Conn, release func()) bool {
 		_ = raw.SetDeadline(time.Time{})
 		client = tc
 	}
+	return t.router.serve(l, client, release)
+}
+
+// serveSentinel bridges one client of a Sentinel-mode listener: wait for a usable route
+// (up to --failover-hold), dial it, attach, and start the session.
+func (t *Tunnel) serveSentinel(l *listener, client net.Conn, release func()) bool {
 	start := time.Now()
 	deadline := start.Add(t.cfg.FailoverHold)
 	for {
@@ -685,20 +663,9 @@ func (t *Tunnel) Shutdown(ctx context.Context) error {
 	case <-idle:
 	case <-ctx.Done():
 		err = ctx.Err()
-		t.log.Warn("drain timeout: closing remaining sessions", "open", t.openSessions())
+		t.log.Warn("drain timeout: closing remaining sessions", "open", t.router.openSessions())
 	}
 	return errors.Join(err, t.Close())
-}
-
-func (t *Tunnel) openSessions() int {
-	n := 0
-	for _, ep := range t.masters {
-		n += len(ep.allSessions())
-	}
-	for _, ep := range t.replicas {
-		n += len(ep.allSessions())
-	}
-	return n
 }
 
 // Close stops listening, closes every session at once and waits for the background work.
@@ -711,16 +678,7 @@ func (t *Tunnel) Close() error {
 	if t.reactor != nil {
 		t.reactor.abortDials()
 	}
-	for _, ep := range t.masters {
-		for _, s := range ep.allSessions() {
-			s.close()
-		}
-	}
-	for _, ep := range t.replicas {
-		for _, s := range ep.allSessions() {
-			s.close()
-		}
-	}
+	t.router.closeSessions()
 	t.sessWG.Wait()
 	t.wg.Wait()
 	if t.reactor != nil {

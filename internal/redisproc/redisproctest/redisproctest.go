@@ -74,3 +74,25 @@ func Start(t testing.TB, spec redisproc.Spec) *redisproc.Process {
 	t.Cleanup(func() { _ = p.Close() })
 	return p
 }
+
+// StartRedisCluster starts a Redis Cluster (see redisproc.StartRedisCluster) or fails the
+// test, and closes it when the test ends (printing every node's log tail on failure).
+func StartRedisCluster(t testing.TB, opts redisproc.RedisClusterOptions) *redisproc.RedisCluster {
+	t.Helper()
+	RequireBinaries(t, "redis-server", "redis-cli")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := redisproc.StartRedisCluster(ctx, opts)
+	if err != nil {
+		t.Fatalf("start redis cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range c.Nodes() {
+				t.Logf("---- %s (%s) log tail ----\n%s", p.Name(), p.Addr(), p.LogTail(3000))
+			}
+		}
+		_ = c.Close()
+	})
+	return c
+}
