@@ -395,3 +395,7 @@ func (r *clusterRouter) openSessions() int {
 	defer r.mu.Unlock()
 	return len(r.sessions)
 }
+
+// ClusterAddr is the bound address of the cluster-mode listener (nil before Start or in
+// Sentinel mode).
+func (t *Tunnel) ClusterAddr() net.Addr { return t.listenerAddr(clusterListenerName, "cluster") }

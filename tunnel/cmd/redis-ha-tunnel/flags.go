@@ -25,6 +25,10 @@ type options struct {
 	Sentinels            []string
 	Masters              []tunnel.Endpoint
 	Replicas             []tunnel.Endpoint
+	Cluster              []string
+	Listen               string
+	ClusterRefresh       time.Duration
+	ClusterMaxRedirects  int
 	MetricsListen        string
 	SentinelUsername     string
 	SentinelPasswordFile string
@@ -124,6 +128,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(stringList{&o.Sentinels}, "sentinels", "comma-separated Sentinel host:port list (required; hostnames re-resolved on each dial)")
 	fs.Var(endpointList{&o.Masters}, "master", "NAME=LISTEN_ADDR read-write listener per Sentinel master name (repeatable, required)")
 	fs.Var(endpointList{&o.Replicas}, "replicas", "NAME=LISTEN_ADDR read-only listener over healthy replicas (repeatable)")
+	fs.Var(stringList{&o.Cluster}, "cluster", "Redis Cluster mode: comma-separated host:port of any cluster nodes (instead of --sentinels/--master)")
+	fs.StringVar(&o.Listen, "listen", "", "Redis Cluster mode: the client listen address, e.g. :6379 (required with --cluster)")
+	fs.DurationVar(&o.ClusterRefresh, "cluster-refresh-interval", 2*time.Second, "Redis Cluster mode: how often the slot map is read again (a MOVED also triggers a refresh)")
+	fs.IntVar(&o.ClusterMaxRedirects, "cluster-max-redirects", 5, "Redis Cluster mode: MOVED/ASK redirects followed for one command before the client gets an error")
 	fs.StringVar(&o.MetricsListen, "metrics-listen", ":8080", "address serving /metrics, /healthz, /readyz")
 	fs.StringVar(&o.SentinelUsername, "sentinel-username", "", "username for Sentinel control connections")
 	fs.StringVar(&o.SentinelPasswordFile, "sentinel-password-file", "", "file holding the Sentinel password (else env "+envPrefix+"SENTINEL_PASSWORD)")
@@ -232,7 +240,12 @@ func password(file, flagName, env string, getenv func(string) string, readFile f
 }
 
 func (o *options) validate() error {
+	if err := o.validateMode(); err != nil {
+		return err
+	}
 	switch {
+	case len(o.Cluster) > 0:
+		// Cluster mode: --listen is checked by validateMode.
 	case len(o.Sentinels) == 0:
 		return errors.New("flag --sentinels is required: comma-separated host:port list (env " + envName("sentinels") + ")")
 	case len(o.Masters) == 0:
@@ -253,7 +266,7 @@ func (o *options) validate() error {
 		name string
 		v    time.Duration
 	}{{"failover-hold", o.FailoverHold}, {"drain-timeout", o.DrainTimeout}, {"dial-timeout", o.DialTimeout},
-		{"read-timeout", o.ReadTimeout}, {"poll-interval", o.PollInterval}} {
+		{"read-timeout", o.ReadTimeout}, {"poll-interval", o.PollInterval}, {"cluster-refresh-interval", o.ClusterRefresh}} {
 		if d.v <= 0 {
 			return fmt.Errorf("flag --%s must be a positive duration like 2s, got %s", d.name, d.v)
 		}
@@ -283,6 +296,34 @@ func (o *options) validate() error {
 				return fmt.Errorf("flag --%s needs --upstream-tls", name)
 			}
 		}
+	}
+	return nil
+}
+
+// validateMode keeps Sentinel mode and Redis Cluster mode apart: their flags exclude
+// each other.
+func (o *options) validateMode() error {
+	sentinelFlags := map[string]bool{"sentinels": len(o.Sentinels) > 0, "master": len(o.Masters) > 0, "replicas": len(o.Replicas) > 0,
+		"sentinel-username": o.SentinelUsername != "", "sentinel-password-file": o.SentinelPasswordFile != ""}
+	if len(o.Cluster) == 0 {
+		if o.Listen != "" {
+			return errors.New("flag --listen needs --cluster (in Sentinel mode each --master NAME=LISTEN_ADDR names its own listen address)")
+		}
+		return nil
+	}
+	for _, name := range []string{"sentinels", "master", "replicas", "sentinel-username", "sentinel-password-file"} {
+		if sentinelFlags[name] {
+			return fmt.Errorf("flags --cluster and --%s exclude each other: --cluster runs the tunnel in front of a Redis Cluster, --sentinels/--master in front of a Sentinel-managed group; give one", name)
+		}
+	}
+	if o.Listen == "" {
+		return errors.New("flag --listen is required with --cluster: the client listen address, e.g. :6379 (env " + envName("listen") + ")")
+	}
+	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+		return fmt.Errorf("flag --listen: %q is not host:port (e.g. :6379)", o.Listen)
+	}
+	if o.ClusterMaxRedirects <= 0 {
+		return fmt.Errorf("flag --cluster-max-redirects must be > 0, got %d", o.ClusterMaxRedirects)
 	}
 	return nil
 }
@@ -319,6 +360,10 @@ func (o *options) tunnelConfig(log *slog.Logger) (tunnel.Config, error) {
 
 		LeaveReplicasToSentinel: !o.ReattachReplicas,
 		Logger:                  log,
+	}
+	if len(o.Cluster) > 0 {
+		cfg.Cluster = &tunnel.ClusterConfig{Seeds: o.Cluster, Listen: o.Listen,
+			RefreshInterval: o.ClusterRefresh, MaxRedirects: o.ClusterMaxRedirects}
 	}
 	if o.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.TLSCertFile, o.TLSKeyFile)

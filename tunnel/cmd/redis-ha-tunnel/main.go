@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fs := newFlagSet(&options{})
 		fs.SetOutput(stdout)
 		fmt.Fprintln(stdout, "Usage: redis-ha-tunnel --sentinels host:port,... --master NAME=LISTEN_ADDR [flags]")
+		fmt.Fprintln(stdout, "       redis-ha-tunnel --cluster host:port,... --listen ADDR [flags]   (Redis Cluster mode)")
 		fs.PrintDefaults()
 		return 0
 	}
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			log.Error("metrics server stopped", "err", err)
 		}
 	}()
-	log.Info("redis-ha-tunnel started", "version", version.Version, "sentinels", o.Sentinels,
+	log.Info("redis-ha-tunnel started", "version", version.Version, "sentinels", o.Sentinels, "cluster", o.Cluster,
 		"metrics", metricsLn.Addr().String(), "max_clients", o.MaxClients, "failover_hold", o.FailoverHold)
 
 	<-ctx.Done()
