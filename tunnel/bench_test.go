@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"context"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -23,29 +24,46 @@ func BenchmarkSetThroughTunnel(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	tun, err := New(Config{Sentinels: c.SentinelAddrs(), Masters: []Endpoint{{Name: c.MasterName(), Listen: "127.0.0.1:0"}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := tun.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer tun.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for !tun.Ready() && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	tun := startBenchTunnel(b, Config{Sentinels: c.SentinelAddrs(), Masters: []Endpoint{{Name: c.MasterName(), Listen: "127.0.0.1:0"}}})
 	master, err := c.Master(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, target := range []struct{ name, addr string }{
+	benchmarkSetTargets(b, "bench", []benchTarget{
 		{"direct", master.Addr()},
 		{"tunnel", tun.MasterAddr(c.MasterName()).String()},
-	} {
+	})
+}
+
+// startBenchTunnel starts a tunnel, closes it when the benchmark ends and waits (up to
+// 10 s) until it is ready.
+func startBenchTunnel(b *testing.B, cfg Config) *Tunnel {
+	tun, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tun.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tun.Close() })
+	deadline := time.Now().Add(10 * time.Second)
+	for !tun.Ready() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return tun
+}
+
+// benchTarget is one address a SET benchmark sends to.
+type benchTarget struct{ name, addr string }
+
+// benchmarkSetTargets runs SET key round trips against every target, with pipelines of
+// 1 and 16, over 50 parallel connections (like redis-benchmark -c 50).
+func benchmarkSetTargets(b *testing.B, key string, targets []benchTarget) {
+	for _, target := range targets {
 		for _, pipeline := range []int{1, 16} {
-			b.Run(target.name+"/P"+map[int]string{1: "1", 16: "16"}[pipeline], func(b *testing.B) {
+			b.Run(fmt.Sprintf("%s/P%d", target.name, pipeline), func(b *testing.B) {
 				b.SetParallelism(25)
+				b.ReportAllocs()
 				cpuBefore := processCPU(b)
 				defer func() {
 					// CPU of this process (clients, plus the tunnel when routed through it) per
@@ -61,14 +79,14 @@ func BenchmarkSetThroughTunnel(b *testing.B) {
 					}
 					defer conn.Close()
 					for pb.Next() {
-						for i := 0; i < pipeline; i++ {
-							conn.Send("SET", "bench", "x")
+						for range pipeline {
+							_ = conn.Send("SET", key, "x")
 						}
 						if err := conn.Flush(); err != nil {
 							b.Error(err)
 							return
 						}
-						for i := 0; i < pipeline; i++ {
+						for range pipeline {
 							if _, err := conn.Receive(); err != nil {
 								b.Error(err)
 								return

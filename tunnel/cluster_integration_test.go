@@ -36,19 +36,7 @@ func startClusterTunnel(t *testing.T, rc *redisproc.RedisCluster, mutate func(*C
 		ReadTimeout: time.Second,
 		Logger:      testLogger(),
 	}
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	tun, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tun.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tun.Close() })
-	waitFor(t, 10*time.Second, "a complete slot map", tun.Ready)
-	return tun
+	return startConfiguredTunnel(t, cfg, mutate)
 }
 
 func dialTunnel(t *testing.T, tun *Tunnel, opts ...redis.DialOption) redis.Conn {
@@ -297,19 +285,8 @@ func TestClusterAuthIsTheClients(t *testing.T) {
 	if _, err := raw.Write(wire); err != nil {
 		t.Fatal(err)
 	}
-	rr := newRESPReader(raw, 4096)
 	var kinds []string
-	for len(kinds) < 31 {
-		reply, ok, err := rr.reply()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !ok {
-			if err := rr.fill(); err != nil {
-				t.Fatalf("after %d replies: %v", len(kinds), err)
-			}
-			continue
-		}
+	for _, reply := range readReplies(t, newRESPReader(raw, 4096), 31) {
 		kinds = append(kinds, string(reply[:1]))
 	}
 	want := []string{"%"}
@@ -428,7 +405,7 @@ func (r *reader) halt() {
 
 // errors and count are read after halt.
 func (r *reader) errors() (int, error) { return r.errs, r.first }
-func (r *reader) count() int            { return r.n }
+func (r *reader) count() int           { return r.n }
 
 // TestClusterFailoverUnderWriterLosesNoAckedWrite fails one shard over gracefully
 // (CLUSTER FAILOVER on its replica) while a client writes keys of every shard: the

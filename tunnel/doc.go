@@ -1,6 +1,18 @@
 // Package tunnel is a Sentinel-following TCP proxy for Redis: applications connect to one
 // address with a plain Redis client and the tunnel forwards their bytes, untouched, to the
-// current master of a Sentinel-managed replication group.
+// current master of a Sentinel-managed replication group. In Redis Cluster mode
+// (Config.Cluster) it instead routes each command of a plain client to the master of its
+// key's slot.
+//
+// Two routers, one front: a Tunnel owns what every mode shares (binding and accepting,
+// --max-clients, TLS towards clients, metrics, /healthz and /readyz, Shutdown and Close,
+// logging) and hands each accepted client to its router (see router.go), the only part
+// that differs. sentinelRouter bridges a client to the current master of its master name
+// with a byte-copying session; clusterRouter serves it with a clusterSession, which parses
+// RESP, routes every command by slot over one connection per shard master, keeps the
+// replies in the client's order and follows MOVED and ASK itself (clustersession.go; the
+// slot map: clustertopology.go; the command table generated from a server's COMMAND:
+// commands.go). New picks the router from the Config; nothing else branches on the mode.
 //
 // State and data path are kept apart, in the style of tcpproxy: a masterWatcher per master
 // name decides where connections go (events from every Sentinel, a poll backstop, its own

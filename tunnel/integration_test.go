@@ -45,6 +45,13 @@ func startTunnel(t *testing.T, c *redisproc.Cluster, mutate func(*Config)) *Tunn
 		PollInterval: 250 * time.Millisecond,
 		Logger:       testLogger(),
 	}
+	return startConfiguredTunnel(t, cfg, mutate)
+}
+
+// startConfiguredTunnel applies mutate to cfg, starts the tunnel, closes it when the test
+// ends and waits until it is ready.
+func startConfiguredTunnel(t *testing.T, cfg Config, mutate func(*Config)) *Tunnel {
+	t.Helper()
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -56,7 +63,7 @@ func startTunnel(t *testing.T, c *redisproc.Cluster, mutate func(*Config)) *Tunn
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = tun.Close() })
-	waitFor(t, 10*time.Second, "tunnel ready", func() bool { return tun.Ready() })
+	waitFor(t, 10*time.Second, "tunnel ready", tun.Ready)
 	return tun
 }
 

@@ -140,6 +140,26 @@ func TestRESPReaderGrowsAndShrinks(t *testing.T) {
 	}
 }
 
+// readReplies reads n complete replies (copies) from rr.
+func readReplies(t *testing.T, rr *respReader, n int) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for len(out) < n {
+		reply, ok, err := rr.reply()
+		if err != nil {
+			t.Fatalf("reply %d: %v", len(out), err)
+		}
+		if !ok {
+			if err := rr.fill(); err != nil {
+				t.Fatalf("after %d replies: %v", len(out), err)
+			}
+			continue
+		}
+		out = append(out, bytes.Clone(reply))
+	}
+	return out
+}
+
 type chunkedReader struct {
 	data  []byte
 	chunk int

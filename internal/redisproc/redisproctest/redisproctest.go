@@ -43,11 +43,7 @@ func StartCluster(t testing.TB, opts redisproc.ClusterOptions) *redisproc.Cluste
 		t.Fatalf("start redis cluster: %v", err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
-			for _, p := range append(c.Servers(), c.Sentinels()...) {
-				t.Logf("---- %s (%s) log tail ----\n%s", p.Name(), p.Addr(), p.LogTail(3000))
-			}
-		}
+		logTailsOnFailure(t, append(c.Servers(), c.Sentinels()...))
 		_ = c.Close()
 	})
 	return c
@@ -87,12 +83,18 @@ func StartRedisCluster(t testing.TB, opts redisproc.RedisClusterOptions) *redisp
 		t.Fatalf("start redis cluster: %v", err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
-			for _, p := range c.Nodes() {
-				t.Logf("---- %s (%s) log tail ----\n%s", p.Name(), p.Addr(), p.LogTail(3000))
-			}
-		}
+		logTailsOnFailure(t, c.Nodes())
 		_ = c.Close()
 	})
 	return c
+}
+
+// logTailsOnFailure logs the end of every process's log when the test failed.
+func logTailsOnFailure(t testing.TB, procs []*redisproc.Process) {
+	if !t.Failed() {
+		return
+	}
+	for _, p := range procs {
+		t.Logf("---- %s (%s) log tail ----\n%s", p.Name(), p.Addr(), p.LogTail(3000))
+	}
 }

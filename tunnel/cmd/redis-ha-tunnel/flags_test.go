@@ -29,6 +29,9 @@ func defaults(mut func(o *options)) *options {
 		LogLevel:         "info",
 		LogFormat:        "text",
 		DataPath:         "reactor",
+
+		ClusterRefresh:      2 * time.Second,
+		ClusterMaxRedirects: 5,
 	}
 	if mut != nil {
 		mut(o)
@@ -110,25 +113,50 @@ func TestParseFlags(t *testing.T) {
 			env:    map[string]string{"REDIS_HA_TUNNEL_MAX_CLIENTS": "9", "REDIS_HA_TUNNEL_SENTINELS": "ignored:1"},
 			want:   defaults(func(o *options) { o.MaxClients = 3 }),
 		},
-		"missing sentinels": {reason: "required", args: []string{"--master", "m=:1"}, wantErr: "flag --sentinels is required"},
-		"missing master":    {reason: "required", args: []string{"--sentinels", "a:1"}, wantErr: "flag --master is required"},
-		"bad sentinel":      {reason: "host:port", args: []string{"--sentinels", "a", "--master", "m=:1"}, wantErr: "flag --sentinels"},
-		"bad master":        {reason: "NAME=ADDR", args: []string{"--sentinels", "a:1", "--master", "m"}, wantErr: "flag --master"},
-		"bad master addr":   {reason: "host:port", args: []string{"--sentinels", "a:1", "--master", "m=6379"}, wantErr: "flag --master"},
-		"duplicate master":  {reason: "one listener per name", args: append(append([]string(nil), base...), "--master", "mymaster=:1"), wantErr: "given twice"},
-		"bad number":        {reason: "names flag", args: append(append([]string(nil), base...), "--max-clients", "many"), wantErr: "flag --max-clients"},
-		"bad data path":     {reason: "names the flag and the choices", args: append(append([]string(nil), base...), "--data-path", "epoll"), wantErr: "flag --data-path must be reactor or goroutines"},
-		"zero clients":      {reason: "positive", args: append(append([]string(nil), base...), "--max-clients", "0"), wantErr: "flag --max-clients must be > 0"},
-		"bad duration env":  {reason: "names flag and env", args: base, env: map[string]string{"REDIS_HA_TUNNEL_DRAIN_TIMEOUT": "soon"}, wantErr: "flag --drain-timeout: invalid value \"soon\" from REDIS_HA_TUNNEL_DRAIN_TIMEOUT"},
-		"negative hold":     {reason: "positive", args: append(append([]string(nil), base...), "--failover-hold", "-1s"), wantErr: "flag --failover-hold must be a positive duration"},
-		"bad level":         {reason: "enum", args: append(append([]string(nil), base...), "--log-level", "loud"), wantErr: "flag --log-level"},
-		"bad format":        {reason: "enum", args: append(append([]string(nil), base...), "--log-format", "xml"), wantErr: "flag --log-format"},
-		"cert without key":  {reason: "pairs", args: append(append([]string(nil), base...), "--tls-cert-file", "c.pem"), wantErr: "flag --tls-cert-file and --tls-key-file"},
-		"ca without tls":    {reason: "needs upstream-tls", args: append(append([]string(nil), base...), "--upstream-tls-ca-file", "ca.pem"), wantErr: "flag --upstream-tls-ca-file needs --upstream-tls"},
-		"replicas orphan":   {reason: "name must have a master", args: append(append([]string(nil), base...), "--replicas", "x=:1"), wantErr: "flag --replicas: x has no --master"},
-		"missing pw file":   {reason: "names flag", args: append(append([]string(nil), base...), "--redis-password-file", "/nope"), wantErr: "flag --redis-password-file: cannot read /nope"},
-		"unknown flag":      {reason: "typo", args: append(append([]string(nil), base...), "--max-client", "1"), wantErr: "unknown flag --max-client"},
-		"positional":        {reason: "no positional args", args: append(append([]string(nil), base...), "extra"), wantErr: "unexpected argument \"extra\""},
+		"cluster mode": {
+			reason: "--cluster and --listen replace --sentinels and --master",
+			args:   []string{"--cluster", "n0:7000,n1:7001", "--listen", ":6379", "--cluster-refresh-interval", "500ms", "--cluster-max-redirects", "3"},
+			want: defaults(func(o *options) {
+				o.Sentinels, o.Masters = nil, nil
+				o.Cluster, o.Listen = []string{"n0:7000", "n1:7001"}, ":6379"
+				o.ClusterRefresh, o.ClusterMaxRedirects = 500*time.Millisecond, 3
+			}),
+		},
+		"cluster mode from env": {
+			reason: "REDIS_HA_TUNNEL_CLUSTER and REDIS_HA_TUNNEL_LISTEN like every flag",
+			env:    map[string]string{"REDIS_HA_TUNNEL_CLUSTER": "n0:7000", "REDIS_HA_TUNNEL_LISTEN": "127.0.0.1:6379"},
+			want: defaults(func(o *options) {
+				o.Sentinels, o.Masters = nil, nil
+				o.Cluster, o.Listen = []string{"n0:7000"}, "127.0.0.1:6379"
+			}),
+		},
+		"cluster and sentinels": {reason: "the modes exclude each other", args: append(append([]string(nil), base...), "--cluster", "n0:7000", "--listen", ":6379"),
+			wantErr: "flags --cluster and --sentinels exclude each other"},
+		"cluster and sentinel auth": {reason: "Sentinel settings mean Sentinel mode", args: []string{"--cluster", "n0:7000", "--listen", ":1", "--sentinel-username", "u"},
+			wantErr: "flags --cluster and --sentinel-username exclude each other"},
+		"cluster without listen": {reason: "cluster mode needs its listen address", args: []string{"--cluster", "n0:7000"}, wantErr: "flag --listen is required with --cluster"},
+		"cluster bad listen":     {reason: "host:port", args: []string{"--cluster", "n0:7000", "--listen", "6379"}, wantErr: "flag --listen: \"6379\" is not host:port"},
+		"cluster bad seed":       {reason: "host:port", args: []string{"--cluster", "n0", "--listen", ":1"}, wantErr: "flag --cluster"},
+		"listen without cluster": {reason: "Sentinel mode listens per --master", args: append(append([]string(nil), base...), "--listen", ":6379"), wantErr: "flag --listen needs --cluster"},
+		"missing sentinels":      {reason: "required", args: []string{"--master", "m=:1"}, wantErr: "flag --sentinels is required"},
+		"missing master":         {reason: "required", args: []string{"--sentinels", "a:1"}, wantErr: "flag --master is required"},
+		"bad sentinel":           {reason: "host:port", args: []string{"--sentinels", "a", "--master", "m=:1"}, wantErr: "flag --sentinels"},
+		"bad master":             {reason: "NAME=ADDR", args: []string{"--sentinels", "a:1", "--master", "m"}, wantErr: "flag --master"},
+		"bad master addr":        {reason: "host:port", args: []string{"--sentinels", "a:1", "--master", "m=6379"}, wantErr: "flag --master"},
+		"duplicate master":       {reason: "one listener per name", args: append(append([]string(nil), base...), "--master", "mymaster=:1"), wantErr: "given twice"},
+		"bad number":             {reason: "names flag", args: append(append([]string(nil), base...), "--max-clients", "many"), wantErr: "flag --max-clients"},
+		"bad data path":          {reason: "names the flag and the choices", args: append(append([]string(nil), base...), "--data-path", "epoll"), wantErr: "flag --data-path must be reactor or goroutines"},
+		"zero clients":           {reason: "positive", args: append(append([]string(nil), base...), "--max-clients", "0"), wantErr: "flag --max-clients must be > 0"},
+		"bad duration env":       {reason: "names flag and env", args: base, env: map[string]string{"REDIS_HA_TUNNEL_DRAIN_TIMEOUT": "soon"}, wantErr: "flag --drain-timeout: invalid value \"soon\" from REDIS_HA_TUNNEL_DRAIN_TIMEOUT"},
+		"negative hold":          {reason: "positive", args: append(append([]string(nil), base...), "--failover-hold", "-1s"), wantErr: "flag --failover-hold must be a positive duration"},
+		"bad level":              {reason: "enum", args: append(append([]string(nil), base...), "--log-level", "loud"), wantErr: "flag --log-level"},
+		"bad format":             {reason: "enum", args: append(append([]string(nil), base...), "--log-format", "xml"), wantErr: "flag --log-format"},
+		"cert without key":       {reason: "pairs", args: append(append([]string(nil), base...), "--tls-cert-file", "c.pem"), wantErr: "flag --tls-cert-file and --tls-key-file"},
+		"ca without tls":         {reason: "needs upstream-tls", args: append(append([]string(nil), base...), "--upstream-tls-ca-file", "ca.pem"), wantErr: "flag --upstream-tls-ca-file needs --upstream-tls"},
+		"replicas orphan":        {reason: "name must have a master", args: append(append([]string(nil), base...), "--replicas", "x=:1"), wantErr: "flag --replicas: x has no --master"},
+		"missing pw file":        {reason: "names flag", args: append(append([]string(nil), base...), "--redis-password-file", "/nope"), wantErr: "flag --redis-password-file: cannot read /nope"},
+		"unknown flag":           {reason: "typo", args: append(append([]string(nil), base...), "--max-client", "1"), wantErr: "unknown flag --max-client"},
+		"positional":             {reason: "no positional args", args: append(append([]string(nil), base...), "extra"), wantErr: "unexpected argument \"extra\""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
