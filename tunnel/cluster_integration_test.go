@@ -22,7 +22,7 @@ func startRedisCluster(t *testing.T, replicasPerMaster int, password string) *re
 	t.Helper()
 	requireIntegration(t)
 	return redisproctest.StartRedisCluster(t, redisproc.RedisClusterOptions{
-		Masters: 3, ReplicasPerMaster: replicasPerMaster, NodeTimeout: time.Second, Password: password,
+		Masters: 3, ReplicasPerMaster: replicasPerMaster, Password: password,
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,6 +69,9 @@ type clusterSession struct {
 
 	writeMu sync.Mutex
 	out     []byte // replies on their way to the client (under writeMu)
+	// wantDeliver asks the goroutine writing to the client to look at the queue again
+	// (see deliver).
+	wantDeliver atomic.Bool
 
 	readers sync.WaitGroup
 }
@@ -367,9 +371,27 @@ func (s *clusterSession) complete(pr *pendingReply, reply []byte) {
 }
 
 // deliver writes the answered places at the head of the queue to the client, in order.
+// It never waits for another goroutine's write: if one is writing, that one is asked to
+// look at the queue again when done. So a client that is slow to read holds up only the
+// goroutine writing to it, never the reading of its commands (Redis too buffers replies
+// for a client that pipelines without reading).
 func (s *clusterSession) deliver() {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
+	for {
+		s.wantDeliver.Store(true)
+		if !s.writeMu.TryLock() {
+			return // the writer sees wantDeliver after its write
+		}
+		s.wantDeliver.Store(false)
+		s.deliverLocked()
+		s.writeMu.Unlock()
+		if !s.wantDeliver.Load() {
+			return
+		}
+	}
+}
+
+// deliverLocked is deliver's write; writeMu is held.
+func (s *clusterSession) deliverLocked() {
 	s.mu.Lock()
 	out := s.out[:0]
 	for s.head < len(s.queue) && s.queue[s.head].done {

@@ -22,7 +22,8 @@ type RedisClusterOptions struct {
 	Masters int
 	// ReplicasPerMaster is the number of replicas of each shard master (0 is allowed).
 	ReplicasPerMaster int
-	// NodeTimeout is cluster-node-timeout (default 1s): how soon a dead master is failed over.
+	// NodeTimeout is cluster-node-timeout (default 5s): how soon a dead master is failed
+	// over. Much less makes nodes of a busy test machine mark each other as failing.
 	NodeTimeout time.Duration
 	// Password sets requirepass and masterauth on every node.
 	Password string
@@ -39,7 +40,7 @@ func (o *RedisClusterOptions) defaults() {
 		o.Masters = 3
 	}
 	if o.NodeTimeout == 0 {
-		o.NodeTimeout = time.Second
+		o.NodeTimeout = 5 * time.Second
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
