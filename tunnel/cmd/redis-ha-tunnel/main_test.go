@@ -67,6 +67,91 @@ func TestBinaryBadFlagExitsWithOneLine(t *testing.T) {
 	}
 }
 
+// waitReady waits up to 10 s for /readyz of the metrics address to answer 200.
+func waitReady(t *testing.T, metrics string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + metrics + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("readyz %d: %s", resp.StatusCode, body)
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("readyz: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBinaryClusterMode runs the built binary in Redis Cluster mode (--cluster from the
+// environment, --listen): it becomes ready, routes keys of every shard, counts its shard
+// connections in /metrics, and exits 0 on SIGTERM.
+func TestBinaryClusterMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test with real redis processes")
+	}
+	rc := redisproctest.StartRedisCluster(t, redisproc.RedisClusterOptions{Masters: 3})
+	bin := buildBinary(t)
+	listen, metrics := freeAddr(t), freeAddr(t)
+	cmd := exec.Command(bin, "--listen", listen, "--metrics-listen", metrics, "--cluster-refresh-interval", "500ms")
+	cmd.Env = append(os.Environ(), "REDIS_HA_TUNNEL_CLUSTER="+rc.Seeds()[0])
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("tunnel log:\n%s", logs.String())
+		}
+	})
+	waitReady(t, metrics)
+	conn, err := redis.Dial("tcp", listen, redis.DialReadTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := range 50 {
+		key := fmt.Sprintf("binary:%d", i)
+		if _, err := conn.Do("SET", key, i); err != nil {
+			t.Fatalf("SET %s: %v", key, err)
+		}
+		if got, err := redis.Int(conn.Do("GET", key)); err != nil || got != i {
+			t.Fatalf("GET %s = %d, %v", key, got, err)
+		}
+	}
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n := strings.Count(string(body), "redis_ha_tunnel_cluster_shard_connections_open{master="); n != 3 {
+		t.Errorf("metrics name %d shard masters with open connections, want 3:\n%s", n, body)
+	}
+	conn.Close()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit within 20s of SIGTERM")
+	}
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	port, err := redisproc.FreePort("127.0.0.1")
@@ -104,23 +189,7 @@ func TestBinarySmokeAndSIGTERMDrain(t *testing.T) {
 		}
 	})
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://" + metrics + "/readyz")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("readyz %d: %s", resp.StatusCode, body)
-			}
-		} else if time.Now().After(deadline) {
-			t.Fatalf("readyz: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(t, metrics)
 	resp, err := http.Get("http://" + metrics + "/metrics")
 	if err != nil {
 		t.Fatal(err)
