@@ -538,6 +538,38 @@ func TestClusterGarbageNeverCrashes(t *testing.T) {
 		}
 	})
 
+	t.Run("a node that redirects forever", func(t *testing.T) {
+		const key = "loop-key"
+		slot := keySlot([]byte(key))
+		var self string
+		self = serveLoopback(t, func(c net.Conn) {
+			rr := newRESPReader(c, 4096)
+			for {
+				if _, ok, err := rr.command(); err != nil {
+					return
+				} else if !ok {
+					if rr.fill() != nil {
+						return
+					}
+					continue
+				}
+				if _, err := fmt.Fprintf(c, "-MOVED %d %s\r\n", slot, self); err != nil {
+					return
+				}
+			}
+		})
+		r := tun.router.(*clusterRouter)
+		r.table.set(slot, r.node(self))
+		c := dialTunnel(t, tun)
+		_, err := c.Do("GET", key)
+		if err == nil || !strings.HasPrefix(err.Error(), "ERR redis-ha-tunnel: more than 5 MOVED/ASK redirects") {
+			t.Errorf("GET from a node that always answers MOVED = %v, want the redirect limit error", err)
+		}
+		if got := testutilCounter(t, tun, "redis_ha_tunnel_cluster_redirects_total"); got < 6 {
+			t.Errorf("%v redirects counted, want the 5 followed and the one given up", got)
+		}
+	})
+
 	c := dialTunnel(t, tun)
 	if got, err := redis.String(c.Do("PING")); err != nil || got != "PONG" {
 		t.Fatalf("tunnel after garbage: PING = %q, %v", got, err)

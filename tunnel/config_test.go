@@ -30,6 +30,27 @@ func TestConfigValidate(t *testing.T) {
 		"bad data path":     {reason: "two engines", mutate: func(c *Config) { c.DataPath = "epoll" }, wantErr: "DataPath: \"epoll\" is not"},
 		"goroutines":        {reason: "A/B switch", mutate: func(c *Config) { c.DataPath = DataPathGoroutines }},
 		"replicas for name": {reason: "read-only endpoint next to the master", mutate: func(c *Config) { c.Replicas = []Endpoint{{Name: "m", Listen: ":6380"}} }},
+		"cluster mode": {reason: "Cluster replaces Sentinels and Masters", mutate: func(c *Config) {
+			c.Sentinels, c.Masters, c.Cluster = nil, nil, &ClusterConfig{Seeds: []string{"n:7000"}, Listen: ":6379"}
+		}},
+		"cluster and sentinels": {reason: "one mode at a time", mutate: func(c *Config) {
+			c.Masters, c.Cluster = nil, &ClusterConfig{Seeds: []string{"n:7000"}, Listen: ":6379"}
+		}, wantErr: "Cluster: cannot be combined with Sentinels"},
+		"cluster and masters": {reason: "one listener in cluster mode", mutate: func(c *Config) {
+			c.Sentinels, c.Cluster = nil, &ClusterConfig{Seeds: []string{"n:7000"}, Listen: ":6379"}
+		}, wantErr: "Cluster: cannot be combined with Masters or Replicas"},
+		"cluster no seeds": {reason: "seeds required", mutate: func(c *Config) {
+			c.Sentinels, c.Masters, c.Cluster = nil, nil, &ClusterConfig{Listen: ":6379"}
+		}, wantErr: "Cluster.Seeds: at least one"},
+		"cluster bad seed": {reason: "host:port", mutate: func(c *Config) {
+			c.Sentinels, c.Masters, c.Cluster = nil, nil, &ClusterConfig{Seeds: []string{"n"}, Listen: ":6379"}
+		}, wantErr: "Cluster.Seeds: \"n\" is not host:port"},
+		"cluster bad listen": {reason: "host:port", mutate: func(c *Config) {
+			c.Sentinels, c.Masters, c.Cluster = nil, nil, &ClusterConfig{Seeds: []string{"n:1"}, Listen: "6379"}
+		}, wantErr: "Cluster.Listen: \"6379\" is not host:port"},
+		"cluster negative refresh": {reason: "durations", mutate: func(c *Config) {
+			c.Sentinels, c.Masters, c.Cluster = nil, nil, &ClusterConfig{Seeds: []string{"n:1"}, Listen: ":1", RefreshInterval: -time.Second}
+		}, wantErr: "Cluster.RefreshInterval: must not be negative"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
