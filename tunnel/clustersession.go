@@ -13,12 +13,15 @@ import (
 	"time"
 )
 
-// Buffer sizes of a cluster session: reads start small and grow for large values (and
-// shrink back once those are consumed); a reply buffer kept for reuse is dropped above
+// Sizes of a cluster session: reads start small and grow for large values (and shrink
+// back once those are consumed); a reply buffer kept for reuse is dropped above
 // clusterKeepReply so one large value does not pin its memory.
 const (
 	clusterReadBuffer = 16 << 10
 	clusterKeepReply  = 64 << 10
+	// clusterKeepFree bounds the queue places kept for reuse: a pipeline of a million
+	// commands must not leave a million places behind.
+	clusterKeepFree = 1024
 )
 
 // clusterSession is one client of the cluster mode. Its goroutine reads the client's
@@ -110,7 +113,10 @@ func (s *clusterSession) run() {
 			s.flushUpstreams()
 			s.deliver()
 			s.in.shrink(clusterReadBuffer)
-			if err := s.in.fill(); err != nil {
+			before := s.in.read
+			err := s.in.fill()
+			s.l.countBytes(s.in.read-before, 0)
+			if err != nil {
 				s.waitIdle()
 				return
 			}
@@ -406,7 +412,9 @@ func (s *clusterSession) deliverLocked() {
 		if cap(pr.cmd) > clusterKeepReply {
 			pr.cmd = nil
 		}
-		s.free = append(s.free, pr)
+		if len(s.free) < clusterKeepFree {
+			s.free = append(s.free, pr)
+		}
 	}
 	if s.head == len(s.queue) {
 		s.queue, s.head = s.queue[:0], 0
@@ -418,7 +426,9 @@ func (s *clusterSession) deliverLocked() {
 	closed := s.closed
 	s.mu.Unlock()
 	if len(out) > 0 && !closed {
-		if _, err := s.client.Write(out); err != nil {
+		n, err := s.client.Write(out)
+		s.l.countBytes(0, int64(n))
+		if err != nil {
 			s.close()
 		}
 	}

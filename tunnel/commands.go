@@ -1,8 +1,8 @@
 package tunnel
 
 import (
-	"bytes"
 	"strconv"
+	"strings"
 )
 
 // commandFlags are the properties of a Redis command the cluster router acts on, taken
@@ -87,7 +87,7 @@ func lookupCommand(buf []byte, args [][]byte) (*commandInfo, []byte) {
 var hasSubcommands = func() map[string]bool {
 	m := map[string]bool{}
 	for name := range commandTable {
-		if i := bytes.IndexByte([]byte(name), '|'); i > 0 {
+		if i := strings.IndexByte(name, '|'); i > 0 {
 			m[name[:i]] = true
 		}
 	}

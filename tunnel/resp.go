@@ -245,6 +245,8 @@ type respReader struct {
 	buf  []byte
 	r, w int
 	args [][]byte
+	// read counts the bytes read so far.
+	read int64
 }
 
 func newRESPReader(rd io.Reader, size int) *respReader {
@@ -300,6 +302,7 @@ func (rr *respReader) fill() error {
 	}
 	n, err := rr.rd.Read(rr.buf[rr.w:])
 	rr.w += n
+	rr.read += int64(n)
 	if n > 0 {
 		return nil
 	}
