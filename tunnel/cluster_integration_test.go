@@ -324,6 +324,7 @@ func TestClusterSlotMigrationUnderLoad(t *testing.T) {
 	}
 	w := startWriter(t, tun.ClusterAddr().String(), tag+":w")
 	reader := startReader(t, tun.ClusterAddr().String(), tag+":seed", 300)
+	counter := startIncrementer(t, tun.ClusterAddr().String(), tag+":ctr")
 	waitFor(t, 5*time.Second, "writes through the tunnel", func() bool { return w.count() > 100 })
 	if err := rc.MigrateSlot(ctx, slot, to, func() { time.Sleep(10 * time.Millisecond) }); err != nil {
 		t.Fatal(err)
@@ -332,11 +333,18 @@ func TestClusterSlotMigrationUnderLoad(t *testing.T) {
 	waitFor(t, 5*time.Second, "writes after the migration", func() bool { return w.count() > before+100 })
 	w.halt()
 	reader.halt()
+	counter.halt()
 	if n := w.errorCount(); n != 0 {
 		t.Fatalf("writer saw %d errors, first: %v", n, w.firstErr)
 	}
 	if n, first := reader.errors(); n != 0 {
 		t.Fatalf("reader saw %d errors, first: %v", n, first)
+	}
+	if counter.err != nil {
+		t.Fatalf("pipelined INCRs of one key: %v", counter.err)
+	}
+	if got, err := redis.Int64(to.Do(ctx, "GET", tag+":ctr")); err != nil || got != counter.last {
+		t.Errorf("counter on the new master = %d, %v; want %d, the last INCR reply", got, err, counter.last)
 	}
 	if got := ownerOf(t, rc, tag); got != to {
 		t.Fatalf("slot %d is on %s after the migration, want %s", slot, got.Name(), to.Name())
@@ -348,7 +356,87 @@ func TestClusterSlotMigrationUnderLoad(t *testing.T) {
 	if redirects == 0 {
 		t.Errorf("no MOVED/ASK was followed: the migration did not exercise the redirects")
 	}
-	t.Logf("%d writes, %d reads, %v redirects followed by the tunnel", len(w.snapshot()), reader.count(), redirects)
+	t.Logf("%d writes, %d reads, %d pipelined INCRs, %v redirects followed by the tunnel", len(w.snapshot()), reader.count(), counter.last, redirects)
+}
+
+// incrementer streams INCR of one key over one connection, up to 200 in flight (a
+// sender keeps writing while a receiver reads), and checks that every reply is one more
+// than the one before: a reply out of order, or an INCR run twice, lost or overtaken by
+// a later one, breaks it. It sends at most incrementerMax INCRs, paced (about 5,000 a
+// second at most) so that the nodes of a shared, busy machine still get the CPU a
+// failover needs.
+type incrementer struct {
+	stop, done chan struct{}
+	last       int64
+	err        error
+}
+
+func startIncrementer(t *testing.T, addr, key string) *incrementer {
+	in := &incrementer{stop: make(chan struct{}), done: make(chan struct{})}
+	c, err := redis.Dial("tcp", addr, redis.DialReadTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFlight := make(chan struct{}, 200)
+	sent := make(chan int, 1)
+	go func() { // sender
+		n := 0
+		defer func() { sent <- n }()
+		for n < incrementerMax {
+			select {
+			case <-in.stop:
+				return
+			case inFlight <- struct{}{}:
+			}
+			time.Sleep(100 * time.Microsecond)
+			if err := c.Send("INCR", key); err != nil {
+				return
+			}
+			if err := c.Flush(); err != nil {
+				return
+			}
+			n++
+		}
+	}()
+	go func() { // receiver
+		defer close(in.done)
+		defer c.Close()
+		total := -1
+		for received := 0; total < 0 || received < total; received++ {
+			select {
+			case total = <-sent:
+				if received >= total {
+					return
+				}
+			default:
+			}
+			n, err := redis.Int64(c.Receive())
+			if err == nil && n != in.last+1 {
+				err = fmt.Errorf("INCR %s answered %d after %d", key, n, in.last)
+			}
+			if err != nil {
+				in.err = err
+				<-sent
+				return
+			}
+			in.last = n
+			<-inFlight
+		}
+	}()
+	t.Cleanup(in.halt)
+	return in
+}
+
+// incrementerMax bounds the INCRs of one incrementer.
+const incrementerMax = 500000
+
+func (in *incrementer) halt() {
+	select {
+	case <-in.stop:
+	default:
+		close(in.stop)
+	}
+	<-in.done
 }
 
 // reader reads known keys in a loop on one connection and counts wrong or failed replies.
@@ -416,6 +504,8 @@ func TestClusterFailoverUnderWriterLosesNoAckedWrite(t *testing.T) {
 	tun := startClusterTunnel(t, rc, nil)
 	ctx := context.Background()
 	w := startWriter(t, tun.ClusterAddr().String(), "fo")
+	// A stream of INCRs on the shard that fails over ("{fo:0}" hashes like "fo:0").
+	counter := startIncrementer(t, tun.ClusterAddr().String(), "{fo:0}:ctr")
 	waitFor(t, 5*time.Second, "writes through the tunnel", func() bool { return w.count() > 200 })
 	master := ownerOf(t, rc, "fo:0")
 	replicas, err := rc.ReplicasOf(ctx, master)
@@ -423,15 +513,24 @@ func TestClusterFailoverUnderWriterLosesNoAckedWrite(t *testing.T) {
 		t.Fatalf("replicas of %s: %v, %v", master.Name(), replicas, err)
 	}
 	start := time.Now()
-	if err := rc.Failover(ctx, replicas[0]); err != nil {
+	foCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := rc.Failover(foCtx, replicas[0]); err != nil {
 		t.Fatal(err)
 	}
 	switched := time.Now()
 	before := w.count()
 	waitFor(t, 5*time.Second, "writes after the failover", func() bool { return w.count() > before+200 })
 	w.halt()
+	counter.halt()
 	if n := w.errorCount(); n != 0 {
 		t.Fatalf("writer saw %d errors, first: %v", n, w.firstErr)
+	}
+	if counter.err != nil {
+		t.Fatalf("pipelined INCRs on the shard that failed over: %v", counter.err)
+	}
+	if got, err := redis.Int64(replicas[0].Do(ctx, "GET", "{fo:0}:ctr")); err != nil || got != counter.last {
+		t.Errorf("counter on the promoted master = %d, %v; want %d, the last INCR reply", got, err, counter.last)
 	}
 	if got := ownerOf(t, rc, "fo:0"); got != replicas[0] {
 		t.Fatalf("slot of fo:0 is on %s, want the promoted %s", got.Name(), replicas[0].Name())
@@ -453,8 +552,8 @@ func TestClusterFailoverUnderWriterLosesNoAckedWrite(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("%d of %d acknowledged writes lost, e.g. %v", len(missing), len(acks), missing[:min(5, len(missing))])
 	}
-	t.Logf("%d acknowledged writes, 0 lost; longest write gap %v across the failover (%v)",
-		len(acks), longestGap(acks, start, switched.Add(time.Second)), switched.Sub(start))
+	t.Logf("%d acknowledged writes and %d pipelined INCRs, 0 lost; longest write gap %v across the failover (%v)",
+		len(acks), counter.last, longestGap(acks, start, switched.Add(time.Second)), switched.Sub(start))
 }
 
 // existingMissing returns the keys p does not hold, asking EXISTS per key (the keys may be

@@ -77,19 +77,21 @@ type slotTable struct {
 	covered atomic.Int32
 }
 
-// set makes n the master of slot and reports whether that changed anything.
+// set makes n the master of slot and reports whether that changed anything. The version
+// grows before the owner changes: a session that read the new owner and then the
+// version sees the new version (see clusterSession.route).
 func (st *slotTable) set(slot int, n *clusterNode) bool {
-	old := st.owners[slot].Swap(n)
-	if old == n {
+	if st.owners[slot].Load() == n {
 		return false
 	}
-	if old == nil {
+	st.version.Add(1)
+	old := st.owners[slot].Swap(n)
+	if old == nil && n != nil {
 		st.covered.Add(1)
-	} else if n == nil {
+	} else if old != nil && n == nil {
 		st.covered.Add(-1)
 	}
-	st.version.Add(1)
-	return true
+	return old != n
 }
 
 // clusterRouter is the Redis Cluster mode: it keeps the slot map (refreshed on a timer

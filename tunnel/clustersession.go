@@ -179,30 +179,28 @@ func (s *clusterSession) handle(args [][]byte) (quit bool) {
 		s.local(appendError(nil, "ERR redis-ha-tunnel: "+displayName(name)+" "+reason))
 		return false
 	}
-	var node *clusterNode
 	keys := 0
 	if info != nil {
 		s.keyIdx = info.appendKeyIndexes(s.keyIdx[:0], args)
 		keys = len(s.keyIdx)
 	}
-	s.syncVersion()
+	slot := -1
 	if keys == 0 {
 		if info != nil && info.flags&cmdAllShards != 0 && string(name) != "info" {
 			s.local(appendError(nil, "ERR redis-ha-tunnel: "+displayName(name)+
 				" across the whole keyspace is not supported in cluster mode; send it to each shard's master directly"))
 			return false
 		}
-		node = s.anyNode()
 	} else {
-		slot := keySlot(args[s.keyIdx[0]])
+		slot = keySlot(args[s.keyIdx[0]])
 		for _, i := range s.keyIdx[1:] {
 			if keySlot(args[i]) != slot {
 				s.local([]byte("-CROSSSLOT Keys in request don't hash to the same slot\r\n"))
 				return false
 			}
 		}
-		node = s.r.table.owners[slot].Load()
 	}
+	node := s.route(slot)
 	if node == nil {
 		s.local([]byte("-CLUSTERDOWN Hash slot not served\r\n"))
 		return false
@@ -216,16 +214,29 @@ func (s *clusterSession) handle(args [][]byte) (quit bool) {
 	return false
 }
 
-// syncVersion waits, when the slot table changed since the in-flight commands were
-// routed, until they are all answered (see clusterSession).
-func (s *clusterSession) syncVersion() {
-	v := s.r.table.version.Load()
-	if v == s.version {
-		return
+// route returns the master for slot (-1: a keyless command, any master). When the slot
+// table changed since the in-flight commands were routed, it first waits until they are
+// all answered (see clusterSession). The owner is read before the version, and the table
+// bumps the version before it changes an owner: an owner newer than s.version always
+// comes with a version that differs from it.
+func (s *clusterSession) route(slot int) *clusterNode {
+	var node *clusterNode
+	if slot >= 0 {
+		node = s.r.table.owners[slot].Load()
 	}
-	s.flushUpstreams()
-	s.waitIdle()
-	s.version = v
+	if v := s.r.table.version.Load(); v != s.version {
+		s.flushUpstreams()
+		s.waitIdle()
+		// Nothing is in flight now: whatever the table says next cannot overtake anything.
+		s.version = v
+		if slot >= 0 {
+			node = s.r.table.owners[slot].Load()
+		}
+	}
+	if slot < 0 {
+		node = s.anyNode()
+	}
+	return node
 }
 
 // anyNode is where a keyless command goes: a master the session is connected to already,

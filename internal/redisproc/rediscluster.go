@@ -278,11 +278,18 @@ func uniq(s []string) []string {
 
 // Failover runs CLUSTER FAILOVER (graceful: the master stops taking writes until the
 // replica has caught up) on replica and waits until it is master and the cluster settled.
+// A manual failover that does not complete within its 5 s (the replica's cluster bus link
+// to its master may not be up yet, or a busy machine starved a node) is asked for again.
 func (c *RedisCluster) Failover(ctx context.Context, replica *Process) error {
-	if _, err := replica.Do(ctx, "CLUSTER", "FAILOVER"); err != nil {
-		return err
-	}
+	const retry = 6 * time.Second // CLUSTER_MF_TIMEOUT is 5 s
+	var asked time.Time
 	if err := poll(ctx, 20*time.Millisecond, func() error {
+		if time.Since(asked) > retry {
+			if _, err := replica.Do(ctx, "CLUSTER", "FAILOVER"); err != nil {
+				return err
+			}
+			asked = time.Now()
+		}
 		role, err := Role(ctx, replica)
 		if err != nil {
 			return err
