@@ -704,8 +704,13 @@ func (u *clusterUpstream) readLoop() {
 		pr := u.fifo[u.fhead]
 		u.fifo[u.fhead] = nil
 		u.fhead++
-		if u.fhead == len(u.fifo) {
+		switch {
+		case u.fhead == len(u.fifo):
 			u.fifo, u.fhead = u.fifo[:0], 0
+		case u.fhead > 1024 && u.fhead > len(u.fifo)/2:
+			// A pipeline that never drains would otherwise grow fifo forever.
+			u.fifo = u.fifo[:copy(u.fifo, u.fifo[u.fhead:])]
+			u.fhead = 0
 		}
 		u.mu.Unlock()
 		switch {
