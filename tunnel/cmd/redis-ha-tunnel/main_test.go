@@ -67,6 +67,42 @@ func TestBinaryBadFlagExitsWithOneLine(t *testing.T) {
 	}
 }
 
+// watchBinary starts cmd, kills it when the test ends (logging its stderr if the test
+// failed) and returns a channel that receives its exit, and its stderr.
+func watchBinary(t *testing.T, cmd *exec.Cmd) (chan error, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("tunnel log:\n%s", logs.String())
+		}
+	})
+	return exited, logs
+}
+
+// stopBinary sends SIGTERM and expects exit code 0 within 20 s.
+func stopBinary(t *testing.T, cmd *exec.Cmd, exited <-chan error) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit within 20s of SIGTERM")
+	}
+}
+
 // waitReady waits up to 10 s for /readyz of the metrics address to answer 200.
 func waitReady(t *testing.T, metrics string) {
 	t.Helper()
@@ -101,19 +137,7 @@ func TestBinaryClusterMode(t *testing.T) {
 	listen, metrics := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(bin, "--listen", listen, "--metrics-listen", metrics, "--cluster-refresh-interval", "500ms")
 	cmd.Env = append(os.Environ(), "REDIS_HA_TUNNEL_CLUSTER="+rc.Seeds()[0])
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("tunnel log:\n%s", logs.String())
-		}
-	})
+	exited, _ := watchBinary(t, cmd)
 	waitReady(t, metrics)
 	conn, err := redis.Dial("tcp", listen, redis.DialReadTimeout(5*time.Second))
 	if err != nil {
@@ -139,17 +163,7 @@ func TestBinaryClusterMode(t *testing.T) {
 		t.Errorf("metrics name %d shard masters with open connections, want 3:\n%s", n, body)
 	}
 	conn.Close()
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no exit within 20s of SIGTERM")
-	}
+	stopBinary(t, cmd, exited)
 }
 
 func freeAddr(t *testing.T) string {
@@ -175,19 +189,7 @@ func TestBinarySmokeAndSIGTERMDrain(t *testing.T) {
 	cmd := exec.Command(bin, "--master", "mymaster="+listen, "--metrics-listen", metrics,
 		"--drain-timeout", "20s", "--poll-interval", "200ms", "--log-format", "json")
 	cmd.Env = append(os.Environ(), "REDIS_HA_TUNNEL_SENTINELS="+strings.Join(c.SentinelAddrs(), ","))
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("tunnel log:\n%s", logs.String())
-		}
-	})
+	exited, logs := watchBinary(t, cmd)
 
 	waitReady(t, metrics)
 	resp, err := http.Get("http://" + metrics + "/metrics")
@@ -260,19 +262,7 @@ func startBinary(t *testing.T, shellPrefix string, bin string, args ...string) (
 		quoted[i] = "'" + a + "'"
 	}
 	cmd := exec.Command("bash", "-c", shellPrefix+" exec '"+bin+"' "+strings.Join(quoted, " "))
-	logs := &syncBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("tunnel log:\n%s", logs.String())
-		}
-	})
+	exited, logs := watchBinary(t, cmd)
 	return cmd, exited, logs
 }
 
@@ -358,15 +348,5 @@ func TestBinaryEMFILEBacksOffAndRecovers(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("no exit after SIGTERM")
-	}
+	stopBinary(t, cmd, exited)
 }
