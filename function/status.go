@@ -63,7 +63,7 @@ func composeStatus(in *instance, c observedCounts) v1alpha1.RedisHAStatus {
 		ReadOnlyEndpoint: in.readOnlyEndpoint(),
 		ConnectionSecret: in.connectionSecretName(),
 		Redis:            v1alpha1.ComponentStatus{Replicas: in.spec.Redis.Replicas, Ready: c.redisReady},
-		Sentinel:         v1alpha1.ComponentStatus{Replicas: in.spec.Sentinel.Replicas, Ready: c.sentinelReady},
+		Sentinel:         &v1alpha1.ComponentStatus{Replicas: in.spec.Sentinel.Replicas, Ready: c.sentinelReady},
 		Tunnel:           v1alpha1.ComponentStatus{Replicas: in.spec.Tunnel.Replicas, Ready: c.tunnelAvailable},
 	}
 }

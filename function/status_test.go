@@ -73,7 +73,7 @@ func TestComposeStatus(t *testing.T) {
 			counts: observedCounts{redisReady: 3, sentinelReady: 2, tunnelAvailable: 1},
 			want: v1alpha1.RedisHAStatus{
 				Endpoint: "cache-tunnel.default.svc:6379", ReadOnlyEndpoint: "cache-tunnel-ro.default.svc:6380", ConnectionSecret: "cache-redis",
-				Redis: v1alpha1.ComponentStatus{Replicas: 3, Ready: 3}, Sentinel: v1alpha1.ComponentStatus{Replicas: 3, Ready: 2}, Tunnel: v1alpha1.ComponentStatus{Replicas: 2, Ready: 1},
+				Redis: v1alpha1.ComponentStatus{Replicas: 3, Ready: 3}, Sentinel: &v1alpha1.ComponentStatus{Replicas: 3, Ready: 2}, Tunnel: v1alpha1.ComponentStatus{Replicas: 2, Ready: 1},
 			},
 		},
 		"NoReadOnlyCustomSecret": {
@@ -85,7 +85,7 @@ func TestComposeStatus(t *testing.T) {
 			}),
 			want: v1alpha1.RedisHAStatus{
 				Endpoint: "cache-tunnel.default.svc:6379", ConnectionSecret: "app-redis",
-				Redis: v1alpha1.ComponentStatus{Replicas: 3}, Sentinel: v1alpha1.ComponentStatus{Replicas: 3}, Tunnel: v1alpha1.ComponentStatus{Replicas: 2},
+				Redis: v1alpha1.ComponentStatus{Replicas: 3}, Sentinel: &v1alpha1.ComponentStatus{Replicas: 3}, Tunnel: v1alpha1.ComponentStatus{Replicas: 2},
 			},
 		},
 	}
