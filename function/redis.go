@@ -36,19 +36,7 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		// Long enough for the Sentinels to notice this pod is gone and promote a replica.
 		corev1ac.EnvVar().WithName("REDIS_HA_FAILOVER_WAIT").WithValue(strconv.FormatInt(int64((in.parsed.DownAfter*2).Seconds())+10, 10)),
 	)
-	mounts := []*corev1ac.VolumeMountApplyConfiguration{
-		mount(volumeConfig, configDir, true),
-		mount(volumeRun, runDir, false),
-		mount(volumeData, dataDir, false),
-	}
-	volumes := []*corev1ac.VolumeApplyConfiguration{configVolume(in), memoryVolume(volumeRun)}
-	if in.spec.TLS.Enabled {
-		mounts = append(mounts, mount(volumeTLS, tlsDir, true))
-		volumes = append(volumes, tlsVolume(in))
-	}
-	if !spec.Persistence.Persistent() {
-		volumes = append(volumes, corev1ac.Volume().WithName(volumeData).WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
-	}
+	mounts, volumes := redisVolumes(in)
 
 	redis := corev1ac.Container().
 		WithName("redis").
@@ -61,9 +49,9 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		WithSecurityContext(restrictedContainerSecurity()).
 		// Loading a large AOF takes a while: the startup probe gives it up to 10 minutes
 		// before liveness may restart the pod.
-		WithStartupProbe(execProbe("redis-live", 2, 5, 120)).
-		WithLivenessProbe(execProbe("redis-live", 0, 10, 3)).
-		WithReadinessProbe(execProbe("redis-ready", 0, 5, 2)).
+		WithStartupProbe(execProbe("probe.sh", "redis-live", 2, 5, 120)).
+		WithLivenessProbe(execProbe("probe.sh", "redis-live", 0, 10, 3)).
+		WithReadinessProbe(execProbe("probe.sh", "redis-ready", 0, 5, 2)).
 		WithLifecycle(corev1ac.Lifecycle().WithPreStop(corev1ac.LifecycleHandler().
 			WithExec(corev1ac.ExecAction().WithCommand("sh", configDir+"/redis-prestop.sh"))))
 
@@ -79,7 +67,7 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 	if in.spec.Metrics.Enabled {
 		pod.WithContainers(exporterContainer(in, c))
 	}
-	podScheduling(in, componentRedis, pod)
+	podScheduling(in, in.selector(componentRedis), pod)
 
 	sts := appsv1ac.StatefulSet(in.redisName(), in.namespace).
 		WithLabels(in.labels(componentRedis)).
@@ -94,18 +82,43 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 				WithAnnotations(podAnnotations(ps.redisConfigSum, c, ps.observedAuthSum)).
 				WithSpec(pod)))
 	if spec.Persistence.Persistent() {
-		pvc := corev1ac.PersistentVolumeClaimSpec().
-			WithAccessModes(corev1.ReadWriteOnce).
-			WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: in.parsed.StorageSize}))
-		if sc := spec.Persistence.Storage.StorageClassName; sc != "" {
-			pvc.WithStorageClassName(sc)
-		}
-		// Not corev1ac.PersistentVolumeClaim: that also sets an empty namespace (and a kind),
-		// which the template does not take.
-		claim := &corev1ac.PersistentVolumeClaimApplyConfiguration{}
-		sts.Spec.WithVolumeClaimTemplates(claim.WithName(volumeData).
-			WithLabels(in.selector(componentRedis)).
-			WithSpec(pvc))
+		sts.Spec.WithVolumeClaimTemplates(dataVolumeClaim(in, in.selector(componentRedis)))
 	}
 	return toUnstructured(sts)
+}
+
+// dataVolumeClaim is the volume claim template of a Redis StatefulSet's data volume
+// (persistence aof or rdb).
+func dataVolumeClaim(in *instance, labels map[string]string) *corev1ac.PersistentVolumeClaimApplyConfiguration {
+	pvc := corev1ac.PersistentVolumeClaimSpec().
+		WithAccessModes(corev1.ReadWriteOnce).
+		WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: in.parsed.StorageSize}))
+	if sc := in.spec.Redis.Persistence.Storage.StorageClassName; sc != "" {
+		pvc.WithStorageClassName(sc)
+	}
+	// Not corev1ac.PersistentVolumeClaim: that also sets an empty namespace (and a kind),
+	// which the template does not take.
+	claim := &corev1ac.PersistentVolumeClaimApplyConfiguration{}
+	return claim.WithName(volumeData).WithLabels(labels).WithSpec(pvc)
+}
+
+// redisVolumes are the mounts and volumes of a Redis container (and its init container): the
+// configuration contract, the in-memory directory the init script writes the final config
+// to, the data volume (an emptyDir without persistence; else the volume claim template) and
+// the TLS Secret.
+func redisVolumes(in *instance) ([]*corev1ac.VolumeMountApplyConfiguration, []*corev1ac.VolumeApplyConfiguration) {
+	mounts := []*corev1ac.VolumeMountApplyConfiguration{
+		mount(volumeConfig, configDir, true),
+		mount(volumeRun, runDir, false),
+		mount(volumeData, dataDir, false),
+	}
+	volumes := []*corev1ac.VolumeApplyConfiguration{configVolume(in), memoryVolume(volumeRun)}
+	if in.spec.TLS.Enabled {
+		mounts = append(mounts, mount(volumeTLS, tlsDir, true))
+		volumes = append(volumes, tlsVolume(in))
+	}
+	if !in.spec.Redis.Persistence.Persistent() {
+		volumes = append(volumes, corev1ac.Volume().WithName(volumeData).WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
+	}
+	return mounts, volumes
 }
