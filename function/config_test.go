@@ -1,6 +1,7 @@
 package function
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,6 +90,56 @@ func TestRenderRedisConf(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if diff := cmp.Diff(tc.want, confLines(renderRedisConf(tc.in(t)))); diff != "" {
 				t.Errorf("%s\nrenderRedisConf(...): -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+func TestRenderClusterRedisConf(t *testing.T) {
+	cluster := []string{
+		"cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 5000",
+		"cluster-preferred-endpoint-type hostname", "cluster-allow-replica-migration no", "cluster-require-full-coverage no",
+	}
+	cases := map[string]struct {
+		reason string
+		in     func(t *testing.T) *instance
+		want   [][]string // in order
+	}{
+		"Defaults": {
+			reason: "The sentinel mode's data settings, the cluster settings, and no min-replicas-to-write.",
+			in: func(t *testing.T) *instance {
+				return configInstance(t, func(s *v1alpha1.RedisHASpec) { s.Mode = v1alpha1.ModeCluster })
+			},
+			want: [][]string{
+				{"port 6379", "protected-mode no", "dir /data", "appendonly yes", "appendfsync everysec", `save ""`, "maxmemory 201326592", "maxmemory-policy noeviction"},
+				cluster,
+				{"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes", "repl-diskless-sync-delay 0"},
+			},
+		},
+		"TLSAndExtraSettings": {
+			reason: "The cluster bus uses TLS too; extra settings come last so they win.",
+			in: func(t *testing.T) *instance {
+				return configInstance(t, func(s *v1alpha1.RedisHASpec) {
+					s.Mode = v1alpha1.ModeCluster
+					s.Redis.Persistence.Mode = v1alpha1.PersistenceNone
+					s.TLS = v1alpha1.TLSSpec{Enabled: true, SecretName: "tls"}
+					s.Redis.Config = map[string]v1alpha1.RedisConfigValue{"timeout": "300"}
+				})
+			},
+			want: [][]string{
+				{"port 0", "tls-port 6379",
+					"tls-cert-file /etc/redis-ha/tls/tls.crt", "tls-key-file /etc/redis-ha/tls/tls.key", "tls-ca-cert-file /etc/redis-ha/tls/ca.crt",
+					"tls-replication yes", "tls-auth-clients no", "protected-mode no", "dir /data", "tls-cluster yes",
+					"appendonly no", `save ""`, "maxmemory 201326592", "maxmemory-policy noeviction"},
+				cluster,
+				{"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes", "repl-diskless-sync-delay 0", "timeout 300"},
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(slices.Concat(tc.want...), confLines(renderClusterRedisConf(tc.in(t)))); diff != "" {
+				t.Errorf("%s\nrenderClusterRedisConf(...): -want, +got:\n%s", tc.reason, diff)
 			}
 		})
 	}

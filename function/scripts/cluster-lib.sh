@@ -217,6 +217,20 @@ rha_forget_replaced() {
     done
 }
 
+# rha_settle_in_shard HOST:PORT: a node that met the cluster but stopped short of replicating
+# (a join cut short) is an empty master beside its shard's master: make it that master's
+# replica. Succeeds when there is nothing to do.
+rha_settle_in_shard() {
+    [ "$(rha_role "${1%:*}" "${1##*:}")" = master ] || return 0
+    rha_owns_slots "${1%:*}" "${1##*:}" && return 0
+    _sshard=$(rha_shard_of "$1") || return 1
+    _smaster=$(rha_shard_master "$_sshard") || return 0
+    [ "$_smaster" != "$1" ] || return 0
+    rha_log "$1 is an empty master beside $_smaster in shard $_sshard: making it a replica"
+    rha_replicate "$1" "$_smaster" || return 1
+    rha_forget_replaced "$1"
+}
+
 # rha_join_shard HOST:PORT: brings a node that has not met the cluster into its own shard: as
 # a replica of the shard's master. Fails when the cluster or the shard's master does not
 # exist yet, which only cluster-reconcile.sh creates.

@@ -7,7 +7,8 @@
 #   restarted, each node's nodes.conf holds only stale addresses, and no node could reach
 #   another without this.
 # - A node that lost its data (nodes.conf included) while the cluster exists joins its own
-#   shard as a replica of the shard's master, and the cluster forgets its old ID.
+#   shard as a replica of the shard's master, and the cluster forgets its old ID; one whose
+#   join was cut short (an empty master beside its shard's master) becomes that replica.
 # - Before the cluster exists it does nothing: cluster-reconcile.sh creates it, and needs
 #   every node untouched.
 #
@@ -33,6 +34,7 @@ if rha_known "$host" "$REDIS_HA_PORT"; then
         rha_cli "${n%:*}" "${n##*:}" CLUSTER MEET "$REDIS_HA_ANNOUNCE_IP" "$REDIS_HA_PORT" >/dev/null
     done
     rha_log "asked the other nodes to meet this node at $REDIS_HA_ANNOUNCE_IP"
+    rha_settle_in_shard "$self"
     exit 0
 fi
 if ! seed=$(rha_seed "$self"); then

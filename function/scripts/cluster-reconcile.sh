@@ -83,11 +83,7 @@ fi
 for s in $(rha_shards); do
     for n in $(rha_shard_members "$s"); do
         if rha_known "${n%:*}" "${n##*:}"; then
-            if [ "$(rha_role "${n%:*}" "${n##*:}")" = master ] && ! rha_owns_slots "${n%:*}" "${n##*:}" &&
-                master=$(rha_shard_master "$s") && [ "$master" != "$n" ]; then
-                rha_log "$n is an empty master beside $master in shard $s: making it a replica"
-                rha_replicate "$n" "$master" || fail "$n could not become a replica of $master"
-            fi
+            rha_settle_in_shard "$n" || fail "$n could not become a replica in shard $s"
             continue
         fi
         seed=$(rha_seed "$n") || fail "no node has met the cluster"
