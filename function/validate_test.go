@@ -65,14 +65,14 @@ func TestBadInput(t *testing.T) {
 			want: want{`invalid RedisHA d/c: spec.cluster.replicasPerShard: Invalid value: 1: spec.cluster.replicasPerShard cannot shrink (the cluster has 2): the removed pods would stay in the cluster's node table as failed nodes; keep the replica count`},
 		},
 		"ModeChangedToCluster": {
-			reason: "A sentinel-mode Redis StatefulSet exists: switching modes would delete it with the data.",
-			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {mode: cluster}}`,
+			reason:   "A sentinel-mode Redis StatefulSet exists: switching modes would delete it with the data.",
+			xr:       `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {mode: cluster}}`,
 			observed: map[string]*unstructured.Unstructured{"redis-statefulset": statefulSet("c-redis", 3)},
 			want:     want{`invalid RedisHA d/c: spec.mode: Invalid value: "cluster": spec.mode is immutable: sentinel and cluster mode keep the data in different layouts; create a new RedisHA in the other mode and migrate the data`},
 		},
 		"ModeChangedToSentinel": {
-			reason: "Shard StatefulSets exist: switching modes would delete them with the data.",
-			xr:     `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {}}`,
+			reason:   "Shard StatefulSets exist: switching modes would delete them with the data.",
+			xr:       `{apiVersion: redisha.io/v1alpha1, kind: RedisHA, metadata: {name: c, namespace: d}, spec: {}}`,
 			observed: map[string]*unstructured.Unstructured{"redis-shard-0-statefulset": statefulSet("c-redis-0", 2)},
 			want:     want{`invalid RedisHA d/c: spec.mode: Invalid value: "sentinel": spec.mode is immutable: sentinel and cluster mode keep the data in different layouts; create a new RedisHA in the other mode and migrate the data`},
 		},
