@@ -3,12 +3,9 @@ package function
 import (
 	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
-	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 )
 
 // The pods of a Redis Cluster (spec.mode: cluster).
@@ -47,67 +44,30 @@ func clusterScriptEnv(in *instance, c credentials) []*corev1ac.EnvVarApplyConfig
 // composeShardStatefulSet is the StatefulSet of one shard. Its pods start in parallel: which
 // of them is the master is the cluster's decision, not the ordinal's.
 func composeShardStatefulSet(in *instance, ps podSettings, shard int32) (*unstructured.Unstructured, error) {
-	spec := in.spec.Redis
-	c := ps.credentials
-	env := append(clusterScriptEnv(in, c),
+	env := append(clusterScriptEnv(in, ps.credentials),
 		corev1ac.EnvVar().WithName("REDIS_HA_BASE_CONF").WithValue(configDir+"/"+configKeyRedis),
 		corev1ac.EnvVar().WithName("REDIS_HA_CONF").WithValue(runDir+"/redis.conf"),
 	)
-	mounts, volumes := redisVolumes(in)
 	script := func(name string) *corev1ac.LifecycleHandlerApplyConfiguration {
 		return corev1ac.LifecycleHandler().WithExec(corev1ac.ExecAction().WithCommand("sh", configDir+"/"+name))
 	}
-
-	redis := corev1ac.Container().
-		WithName("redis").
-		WithImage(spec.Image.Image()).
-		WithCommand(in.serverBinary("server"), runDir+"/redis.conf").
-		WithEnv(env...).
-		WithPorts(
-			corev1ac.ContainerPort().WithName("redis").WithContainerPort(redisPort).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName("cluster-bus").WithContainerPort(clusterBusPort).WithProtocol(corev1.ProtocolTCP)).
-		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.parsed.Resources.Redis)).
-		WithSecurityContext(restrictedContainerSecurity()).
-		// As in sentinel mode: up to 10 minutes to load a large AOF.
-		WithStartupProbe(execProbe("cluster-probe.sh", "live", 2, 5, 120)).
-		WithLivenessProbe(execProbe("cluster-probe.sh", "live", 0, 10, 3)).
-		WithReadinessProbe(execProbe("cluster-probe.sh", "ready", 0, 5, 2)).
-		WithLifecycle(corev1ac.Lifecycle().
-			WithPostStart(script("cluster-poststart.sh")).
-			WithPreStop(script("cluster-prestop.sh")))
-
-	pod := corev1ac.PodSpec().
-		WithServiceAccountName(in.redisName()).
-		WithAutomountServiceAccountToken(false).
-		WithSecurityContext(restrictedPodSecurity(redisUID)).
-		// The preStop failover may take up to 20s; the rest is for a final AOF flush.
-		WithTerminationGracePeriodSeconds(60).
-		WithInitContainers(initContainer(in, "cluster-init.sh", env, mounts)).
-		WithContainers(redis).
-		WithVolumes(volumes...)
-	if in.spec.Metrics.Enabled {
-		pod.WithContainers(exporterContainer(in, c))
+	w := redisWorkload{
+		name: in.shardName(shard), labels: in.shardLabels(shard), selector: in.shardSelector(shard),
+		replicas: in.podsPerShard(), initScript: "cluster-init.sh", env: env,
 	}
-	podScheduling(in, in.shardSelector(shard), pod)
-
-	labels := in.shardLabels(shard)
-	sts := appsv1ac.StatefulSet(in.shardName(shard), in.namespace).
-		WithLabels(labels).
-		WithSpec(appsv1ac.StatefulSetSpec().
-			WithReplicas(in.podsPerShard()).
-			WithServiceName(in.redisHeadlessName()).
-			WithPodManagementPolicy(appsv1.ParallelPodManagement).
-			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(appsv1.RollingUpdateStatefulSetStrategyType)).
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(in.shardSelector(shard))).
-			WithTemplate(corev1ac.PodTemplateSpec().
-				WithLabels(labels).
-				WithAnnotations(podAnnotations(ps.redisConfigSum, c, ps.observedAuthSum)).
-				WithSpec(pod)))
-	if spec.Persistence.Persistent() {
-		sts.Spec.WithVolumeClaimTemplates(dataVolumeClaim(in, in.shardSelector(shard)))
-	}
-	return toUnstructured(sts)
+	return composeRedisWorkload(in, ps, w, func(redis *corev1ac.ContainerApplyConfiguration) {
+		redis.
+			WithPorts(
+				corev1ac.ContainerPort().WithName("redis").WithContainerPort(redisPort).WithProtocol(corev1.ProtocolTCP),
+				corev1ac.ContainerPort().WithName("cluster-bus").WithContainerPort(clusterBusPort).WithProtocol(corev1.ProtocolTCP)).
+			// As in sentinel mode: up to 10 minutes to load a large AOF.
+			WithStartupProbe(execProbe("cluster-probe.sh", "live", 2, 5, 120)).
+			WithLivenessProbe(execProbe("cluster-probe.sh", "live", 0, 10, 3)).
+			WithReadinessProbe(execProbe("cluster-probe.sh", "ready", 0, 5, 2)).
+			WithLifecycle(corev1ac.Lifecycle().
+				WithPostStart(script("cluster-poststart.sh")).
+				WithPreStop(script("cluster-prestop.sh")))
+	})
 }
 
 // composeShardPDB lets voluntary disruptions take one pod of a shard at a time, so a shard's

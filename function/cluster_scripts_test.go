@@ -189,6 +189,16 @@ func (s *clusterSim) start(n *simNode) {
 		Config: n.conf, Port: n.port, BindAddr: n.ip, Dir: n.dir, Password: s.password})
 }
 
+// startAll starts every node that has not been started.
+func (s *clusterSim) startAll() {
+	s.t.Helper()
+	for _, n := range s.nodes {
+		if n.proc == nil {
+			s.start(n)
+		}
+	}
+}
+
 // do runs one command on node n.
 func (s *clusterSim) do(ctx context.Context, n *simNode, cmd string, args ...any) (any, error) {
 	return n.proc.Do(ctx, cmd, args...)
@@ -403,10 +413,8 @@ func evenSlots(shards int) map[int]string {
 // handing its slots to its replica before it stops.
 func TestClusterScriptsAgainstRealRedis(t *testing.T) {
 	s := newClusterSim(t, 3, 2)
+	s.startAll()
 	ctx := context.Background()
-	for _, n := range s.nodes {
-		s.start(n)
-	}
 
 	// Before the cluster exists, a pod's postStart hook leaves its node alone: the cluster
 	// Job needs every node untouched to create it.
@@ -637,10 +645,8 @@ func (s *clusterSim) replicates(ctx context.Context, n, master *simNode) error {
 // run completes each.
 func TestClusterReconcileFinishesInterruptedRuns(t *testing.T) {
 	s := newClusterSim(t, 3, 2)
+	s.startAll()
 	ctx := context.Background()
-	for _, n := range s.nodes {
-		s.start(n)
-	}
 	want := s.shardLayout(evenSlots(3))
 
 	if v, err := s.do(ctx, s.nodes[2], "CLUSTER", "ADDSLOTSRANGE", 16384/3, 2*16384/3-1); err != nil || fmt.Sprint(v) != "OK" {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
@@ -54,15 +55,7 @@ func TestTunnelNetworkPolicyPeers(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			u, err := composeTunnelNetworkPolicy(tc.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var np networkingv1.NetworkPolicy
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &np); err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, np.Spec.Ingress); diff != "" {
+			if diff := cmp.Diff(tc.want, ingressOf(t, composeTunnelNetworkPolicy, tc.in)); diff != "" {
 				t.Errorf("%s\ncomposeTunnelNetworkPolicy(...): -want ingress, +got:\n%s", tc.reason, diff)
 			}
 		})
@@ -103,19 +96,25 @@ func TestRedisNetworkPolicy(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			u, err := composeRedisNetworkPolicy(tc.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var np networkingv1.NetworkPolicy
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &np); err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, np.Spec.Ingress); diff != "" {
+			if diff := cmp.Diff(tc.want, ingressOf(t, composeRedisNetworkPolicy, tc.in)); diff != "" {
 				t.Errorf("%s\ncomposeRedisNetworkPolicy(...): -want ingress, +got:\n%s", tc.reason, diff)
 			}
 		})
 	}
+}
+
+// ingressOf composes a NetworkPolicy and returns its ingress rules.
+func ingressOf(t *testing.T, compose func(*instance) (*unstructured.Unstructured, error), in *instance) []networkingv1.NetworkPolicyIngressRule {
+	t.Helper()
+	u, err := compose(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var np networkingv1.NetworkPolicy
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &np); err != nil {
+		t.Fatal(err)
+	}
+	return np.Spec.Ingress
 }
 
 func tcpPort(p int32) networkingv1.NetworkPolicyPort {
