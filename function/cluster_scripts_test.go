@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -691,4 +692,72 @@ func TestClusterReconcileFinishesInterruptedRuns(t *testing.T) {
 	if len(view) != len(s.nodes) {
 		t.Errorf("%s knows %d nodes, want %d: the old ID of the node that lost its data is not forgotten", s.nodes[0].addr(), len(view), len(s.nodes))
 	}
+
+	// A slot migration from shard 0 to shard 1 was started and never finished, with a key
+	// still on shard 0. After waiting for it to close, the Job finishes it: the key moves
+	// with its slot.
+	w := newClusterWriter(s.password, s.nodes[0].addr())
+	defer w.close()
+	key := "{interrupted}migration"
+	if _, err := w.do("SET", key, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	slot, err := redis.Int(s.do(ctx, s.nodes[0], "CLUSTER", "KEYSLOT", key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, err := s.slotOwner(ctx, slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := s.nodes[(slices.Index(s.nodes, from)+2)%len(s.nodes)]
+	fromID, _ := redis.String(s.do(ctx, from, "CLUSTER", "MYID"))
+	toID, _ := redis.String(s.do(ctx, to, "CLUSTER", "MYID"))
+	for _, step := range []struct {
+		n    *simNode
+		args []any
+	}{{to, []any{"SETSLOT", slot, "IMPORTING", fromID}}, {from, []any{"SETSLOT", slot, "MIGRATING", toID}}} {
+		if v, err := s.do(ctx, step.n, "CLUSTER", step.args...); err != nil || fmt.Sprint(v) != "OK" {
+			t.Fatalf("CLUSTER %v on %s: %v %v", step.args, step.n.addr(), v, err)
+		}
+	}
+	runCtx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	out, err = s.runScript(runCtx, "cluster-reconcile.sh", nil, nil, "REDIS_HA_MIGRATION_WAIT=3")
+	if err != nil || !strings.Contains(out, "finishing a slot migration an earlier run left open") {
+		t.Fatalf("cluster-reconcile.sh with an open slot: %v\n%s", err, out)
+	}
+	if owner, err := s.slotOwner(ctx, slot); err != nil || owner != to {
+		t.Errorf("slot %d is owned by %v (%v) after the Job finished its migration; want %s", slot, owner, err, to.addr())
+	}
+	if v, err := redis.String(w.do("GET", key)); err != nil || v != "kept" {
+		t.Errorf("GET %s after the migration was finished: %q, %v; want kept", key, v, err)
+	}
+}
+
+// slotOwner returns the node that owns a slot, as the first node sees it.
+func (s *clusterSim) slotOwner(ctx context.Context, slot int) (*simNode, error) {
+	view, err := s.view(ctx, s.nodes[0])
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range view {
+		for _, r := range l.slots {
+			lo, hi, _ := strings.Cut(r, "-")
+			if hi == "" {
+				hi = lo
+			}
+			a, err1 := strconv.Atoi(lo)
+			b, err2 := strconv.Atoi(hi)
+			if err1 != nil || err2 != nil || slot < a || slot > b {
+				continue
+			}
+			for _, n := range s.nodes {
+				if n.addr() == l.addr {
+					return n, nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("no node owns slot %d", slot)
 }

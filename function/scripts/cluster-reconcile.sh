@@ -18,9 +18,12 @@
 # 4. Move slots onto masters that own none (new shards): redis-cli --cluster rebalance
 #    --cluster-use-empty-masters, which migrates keys slot by slot with MIGRATE while the
 #    cluster serves; clients that follow MOVED and ASK (the tunnel does) lose no write.
-#    A migration left half done by an interrupted run is finished first (--cluster fix),
-#    but slots no node owns are never assigned by this script: that would hide a shard
-#    that is down, and its keys with it.
+#    Open slots first get REDIS_HA_MIGRATION_WAIT seconds (default 600) to close: an earlier
+#    cluster Job, replaced while it ran, may still be migrating them, and two migrations of
+#    one slot could leave keys on a node that does not own it. A migration still open after
+#    that was left half done by an interrupted run and is finished (--cluster fix). Slots no
+#    node owns are never assigned by this script: that would hide a shard that is down, and
+#    its keys with it.
 # 5. Wait until every node reports cluster_state:ok and redis-cli --cluster check passes.
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -108,16 +111,17 @@ seed=$(rha_seed) || fail "no node has met the cluster"
 # Slots the cluster agrees on are the precondition of a rebalance: wait for the joins above
 # to propagate.
 consistent() { cluster_cli --cluster check "$seed" >/dev/null 2>&1; }
+no_open_slots() { ! cluster_cli --cluster check "$seed" 2>&1 | grep -q "slots are open"; }
+uncovered() { cluster_cli --cluster check "$seed" 2>&1 | grep -q "Not all 16384 slots are covered"; }
+if ! rha_wait "${REDIS_HA_MIGRATION_WAIT:-600}" "the open slots to close (a migration in progress)" no_open_slots; then
+    # --cluster fix would also give uncovered slots to some node.
+    ! uncovered || fail "slots are open and not covered, a shard is down: not fixing; $(cluster_cli --cluster check "$seed" 2>&1)"
+    rha_log "finishing a slot migration an earlier run left open"
+    cluster_cli --cluster fix "$seed" --cluster-yes || fail "redis-cli --cluster fix failed"
+fi
 if ! rha_wait 60 "the nodes to agree on the slots" consistent; then
-    report=$(cluster_cli --cluster check "$seed" 2>&1)
-    case "$report" in
-    *"Not all 16384 slots are covered"*)
-        fail "slots are not covered, a shard is down: not assigning them; --cluster check says: $report" ;;
-    *"open slot"* | *"importing"* | *"migrating"*)
-        rha_log "finishing a slot migration an earlier run left open"
-        cluster_cli --cluster fix "$seed" --cluster-yes || fail "redis-cli --cluster fix failed" ;;
-    *) fail "the cluster is not consistent: $report" ;;
-    esac
+    ! uncovered || fail "slots are not covered, a shard is down: not assigning them; $(cluster_cli --cluster check "$seed" 2>&1)"
+    fail "the cluster is not consistent: $(cluster_cli --cluster check "$seed" 2>&1)"
 fi
 empty=""
 for s in $(rha_shards); do
