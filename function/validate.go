@@ -17,7 +17,8 @@ import (
 // maxInstanceNameLength keeps every derived name valid: the longest object name is
 // "<name>-sentinel-headless" (a Service, at most 63 characters), and a StatefulSet name must
 // leave room in the 63-character controller-revision-hash label of its pods
-// ("<name>-sentinel-<hash of 10>").
+// ("<name>-sentinel-<hash of 10>"; a shard's "<name>-redis-31-<hash of 10>"). The cluster
+// Job's pods, "<name>-cluster-32x5-<digest of 5>-<5>", fit too.
 const maxInstanceNameLength = 37
 
 // validateComposed checks what only the function can: the spec's own rules are
