@@ -282,6 +282,22 @@ func (s *clusterSim) topology(ctx context.Context, n *simNode) (string, error) {
 	return strings.Join(lines, "\n"), nil
 }
 
+// waitTopology waits until the first node's view of the cluster is want: a node learns of
+// another's new role through the cluster bus, a moment after the change.
+func (s *clusterSim) waitTopology(what, want string) {
+	s.t.Helper()
+	waitFor(s.t, what, 30*time.Second, func(ctx context.Context) error {
+		got, err := s.topology(ctx, s.nodes[0])
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("topology:\n%s\nwant:\n%s", got, want)
+		}
+		return nil
+	})
+}
+
 // shardLayout is the topology every shard must have: its first node the master owning the
 // given slots, every other node its replica.
 func (s *clusterSim) shardLayout(slots map[int]string) string {
@@ -438,13 +454,8 @@ func TestClusterScriptsAgainstRealRedis(t *testing.T) {
 	// slots, the others replicate it.
 	s.mustRun("cluster-reconcile.sh", nil)
 	s.waitStateOK("every node ok after the cluster Job")
-	created, err := s.topology(ctx, s.nodes[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := s.shardLayout(evenSlots(3)); created != want {
-		t.Fatalf("topology after the cluster Job:\n%s\nwant:\n%s", created, want)
-	}
+	created := s.shardLayout(evenSlots(3))
+	s.waitTopology("the topology after the cluster Job", created)
 	waitFor(t, "every node ready (cluster-probe.sh ready)", 60*time.Second, func(ctx context.Context) error {
 		for _, n := range s.nodes {
 			if out, err := s.runScript(ctx, "cluster-probe.sh", n, []string{"ready"}); err != nil {
@@ -456,9 +467,7 @@ func TestClusterScriptsAgainstRealRedis(t *testing.T) {
 
 	// Running the Job again changes nothing.
 	s.mustRun("cluster-reconcile.sh", nil)
-	if again, err := s.topology(ctx, s.nodes[0]); err != nil || again != created {
-		t.Fatalf("a second cluster Job run changed the topology (%v):\n%s\nwas:\n%s", err, again, created)
-	}
+	s.waitTopology("the topology after a second cluster Job run (unchanged)", created)
 
 	w := newClusterWriter(s.password, s.nodes[0].addr())
 	defer w.close()
@@ -655,9 +664,7 @@ func TestClusterReconcileFinishesInterruptedRuns(t *testing.T) {
 	}
 	out := s.mustRun("cluster-reconcile.sh", nil)
 	s.waitStateOK("every node ok after a creation cut short")
-	if got, err := s.topology(ctx, s.nodes[0]); err != nil || got != want {
-		t.Fatalf("topology after finishing a creation cut short (%v):\n%s\nwant:\n%s\ncluster-reconcile.sh output:\n%s", err, got, want, out)
-	}
+	s.waitTopology("the topology after finishing a creation cut short; cluster-reconcile.sh said:\n"+out, want)
 
 	// Shard 1's replica loses its data and meets the cluster again, but is not made a replica.
 	n := s.nodes[3]
@@ -682,9 +689,7 @@ func TestClusterReconcileFinishesInterruptedRuns(t *testing.T) {
 	if !strings.Contains(out, "is an empty master beside") {
 		t.Errorf("the join cut short was not noticed; output:\n%s", out)
 	}
-	if got, err := s.topology(ctx, s.nodes[0]); err != nil || got != want {
-		t.Fatalf("topology after finishing a join cut short (%v):\n%s\nwant:\n%s\ncluster-reconcile.sh output:\n%s", err, got, want, out)
-	}
+	s.waitTopology("the topology after finishing a join cut short; cluster-reconcile.sh said:\n"+out, want)
 	view, err := s.view(ctx, s.nodes[0])
 	if err != nil {
 		t.Fatal(err)

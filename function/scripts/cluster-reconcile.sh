@@ -106,6 +106,12 @@ for s in $(rha_shards); do
     done
 done
 
+state_ok() {
+    for n in $(rha_all_nodes); do
+        [ "$(rha_cluster_field "${n%:*}" "${n##*:}" cluster_state)" = ok ] || return 1
+    done
+}
+
 # 4. Rebalance.
 seed=$(rha_seed) || fail "no node has met the cluster"
 # Slots the cluster agrees on are the precondition of a rebalance: wait for the joins above
@@ -129,16 +135,15 @@ for s in $(rha_shards); do
     rha_owns_slots "${m%:*}" "${m##*:}" || empty="$empty $m"
 done
 if [ -n "$empty" ]; then
+    # A master that just joined reports cluster_state:fail for up to cluster-node-timeout
+    # (it waits before it serves, in case the cluster reconfigures it), and refuses the keys
+    # MIGRATE sends it meanwhile (CLUSTERDOWN).
+    rha_wait 120 "cluster_state:ok on every node" state_ok || fail "the cluster is not ok on every node: not moving slots"
     rha_log "moving slots onto the masters of new shards:$empty"
     cluster_cli --cluster rebalance "$seed" --cluster-use-empty-masters || fail "redis-cli --cluster rebalance failed; the next run finishes it"
 fi
 
 # 5. Verify.
-state_ok() {
-    for n in $(rha_all_nodes); do
-        [ "$(rha_cluster_field "${n%:*}" "${n##*:}" cluster_state)" = ok ] || return 1
-    done
-}
 rha_wait 120 "cluster_state:ok on every node" state_ok || fail "the cluster is not ok on every node"
 rha_wait 60 "redis-cli --cluster check to pass" consistent || fail "redis-cli --cluster check fails: $(cluster_cli --cluster check "$seed" 2>&1)"
 rha_log "the cluster has $shards shards and every node: done"
