@@ -48,7 +48,7 @@ BENCH_ARGS ?=
 CHAOS_ARGS ?=
 BENCH_BIN := $(OUTPUT)/bench
 
-.PHONY: bench-tunnel chaos-tunnel bench-tunnel-go bench-binaries
+.PHONY: bench-tunnel chaos-tunnel chaos-tunnel-crash bench-tunnel-go bench-binaries
 bench-binaries: ## build the tunnel and the benchmark harness into _output/bench
 	@mkdir -p $(BENCH_BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BENCH_BIN)/ ./tunnel/cmd/redis-ha-tunnel ./tunnel/bench/cmd/redis-ha-tunnel-bench
@@ -58,6 +58,10 @@ bench-tunnel: bench-binaries ## redis-benchmark: direct vs Helm-chart HAProxy vs
 
 chaos-tunnel: bench-binaries ## 3 graceful + 3 kill -9 failovers through tunnel and HAProxy: lost acked writes, time to first write, docs/images/failover-timeline.svg; CHAOS_ARGS=--graceful 1 ...
 	$(BENCH_BIN)/redis-ha-tunnel-bench chaos --tunnel-binary $(BENCH_BIN)/redis-ha-tunnel $(CHAOS_ARGS)
+
+chaos-tunnel-crash: bench-binaries ## crash profile: 2 graceful, 4 graceful+kill -9 pairs, 20 kill -9 (old master down 3 s), writers paced at 5000/s; per-round verdicts vs HAProxy
+	$(BENCH_BIN)/redis-ha-tunnel-bench chaos --tunnel-binary $(BENCH_BIN)/redis-ha-tunnel --graceful 2 --graceful-kill-pairs 4 --kills 20 \
+	  --write-rate 5000 --kill-down-for 3s --svg '' $(CHAOS_ARGS)
 
 bench-tunnel-go: ## Go benchmarks of the tunnel data path (round trips and connects through an in-process tunnel vs direct)
 	$(GO) test -run '^$$' -bench . -benchmem ./tunnel/ ./tunnel/bench/

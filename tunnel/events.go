@@ -108,8 +108,8 @@ func joinHostPort(host, port string) (string, error) {
 
 // failoverBeginEvents are the events that say a failover of the master named in the event
 // has started (published by the leading Sentinel one timer tick apart, before it sends
-// SLAVEOF NO ONE): the moment to fence the old master (+try-failover only when the
-// master is objectively down; see failoverMachine.targetODown).
+// SLAVEOF NO ONE). Each but +try-failover, a bid that may never be elected, fences the
+// old master (see failoverMachine.onEvent).
 var failoverBeginEvents = map[string]bool{
 	"+try-failover":                      true,
 	"+elected-leader":                    true,

@@ -67,13 +67,16 @@ type pollView struct {
 // Rules it enforces:
 //   - only ever route to an address whose ROLE said master (cutover needs a verified
 //     candidate);
-//   - fence the current target on the first sign of a failover of it, from any Sentinel
-//     (for a requested failover of a master that is up, at +elected-leader: see
-//     targetODown);
+//   - fence the current target once a Sentinel won the election to fail it over
+//     (+elected-leader, or any later step of that failover, from any Sentinel): the leader
+//     sends SLAVEOF NO ONE two timer ticks later, so the fence has that margin. A
+//     +try-failover alone does not fence: it is only a bid, and with a short
+//     down-after-milliseconds Sentinels bid for a failover of a healthy master right after
+//     every switch (see onEvent);
 //   - never switch away from a target that still says master unless a failover of it
 //     began (fenced) or it is unreachable or demoted;
-//   - never route back to a node we cut away from unless an event names it as the new
-//     master or the Sentinels' config epoch moved past the demotion.
+//   - never route back to a node we cut away from unless a failover newer than the one
+//     that demoted it names it again (see demoted).
 type failoverMachine struct {
 	name string
 	hold time.Duration
@@ -86,33 +89,36 @@ type failoverMachine struct {
 	// switchedAway is set when a +switch-master moved the Sentinels off the target: then
 	// the target is demoted for sure and must never be unfenced, even after the hold.
 	switchedAway bool
-	// targetODown: a Sentinel reported the target objectively down (+odown, until -odown).
-	// A failover that follows is the automatic kind, and its old master may still take
-	// our clients' writes while cut off from the Sentinels: it is fenced at +try-failover.
-	// A failover without it was requested (SENTINEL FAILOVER) of a master that is up; the
-	// leader publishes +try-failover at once but sends SLAVEOF NO ONE only two timer ticks
-	// (50-100 ms each) after +elected-leader, so the fence waits for +elected-leader: two
-	// ticks of margin, and the write gap is at most those two ticks plus the cutover,
-	// where fencing at +try-failover added up to one more.
-	targetODown bool
 	// attempts maps a Sentinel address to when it began a failover of the target.
 	attempts map[string]time.Time
-	// demoted maps addresses we cut away from to the highest config epoch known then.
+	// demoted maps addresses we cut away from to the epoch of the failover that
+	// demoted them. Only a later failover (a higher epoch) may name such a node again:
+	// a Sentinel still finishing the older failover announces the demoted node as master
+	// for another second or more (+switch-master carries no epoch).
 	demoted map[string]uint64
-	// authorized holds addresses an event named as the chosen/new master.
+	// authorized holds addresses a failover newer than their demotion named as the
+	// chosen or new master.
 	authorized map[string]bool
-	maxEpoch   uint64
+	// nominatedIn is the failover epoch under which an address was named as the new
+	// master (0: unknown); it becomes the demotion epoch of the node we leave for it.
+	nominatedIn map[string]uint64
+	// sentinelEpoch is each Sentinel's current epoch, from its +new-epoch events: the
+	// epoch of a failover it leads or voted in.
+	sentinelEpoch map[string]uint64
+	maxEpoch      uint64
 	// reachableSentinels is the number of Sentinels that answered the last poll.
 	reachableSentinels int
 }
 
 func newFailoverMachine(name string, hold time.Duration) *failoverMachine {
 	return &failoverMachine{
-		name:       name,
-		hold:       hold,
-		attempts:   map[string]time.Time{},
-		demoted:    map[string]uint64{},
-		authorized: map[string]bool{},
+		name:          name,
+		hold:          hold,
+		attempts:      map[string]time.Time{},
+		demoted:       map[string]uint64{},
+		authorized:    map[string]bool{},
+		nominatedIn:   map[string]uint64{},
+		sentinelEpoch: map[string]uint64{},
 	}
 }
 
@@ -127,6 +133,18 @@ func (m *failoverMachine) ready() bool {
 func (m *failoverMachine) blocked(addr string) bool {
 	_, wasDemoted := m.demoted[addr]
 	return wasDemoted && !m.authorized[addr]
+}
+
+// nominate records that a failover of epoch named addr as the new master. A node we cut
+// away from is accepted only from a failover newer than its demotion; ok is false then,
+// and the caller asks the Sentinels instead (the poll compares config epochs).
+func (m *failoverMachine) nominate(addr string, epoch uint64) (ok bool) {
+	if demotedIn, was := m.demoted[addr]; was && epoch <= demotedIn {
+		return false
+	}
+	m.authorized[addr] = true
+	m.nominatedIn[addr] = epoch
+	return true
 }
 
 func (m *failoverMachine) fence(now time.Time, reason string) []action {
@@ -147,21 +165,28 @@ func (m *failoverMachine) unfence(reason string) []action {
 }
 
 // onEvent handles one event published by Sentinel src.
+//
+// Why +try-failover does not fence: with down-after-milliseconds near Sentinel's
+// reconnect period (1 s), a Sentinel that has just switched to a new master marks it
+// +sdown about a second later although it answers (the switch reset its ping clock, and
+// the link to the new address is opened only when the 1 s reconnect throttle of the dead
+// old address allows), and the votes the other Sentinels gave about the old master,
+// remembered for 5 s, make that +odown at once: a +try-failover of a healthy master
+// (redis/redis#8607). Fenced at the bid, clients waited until that attempt was elected
+// and done, or until it aborted after its election timeout (up to failover-timeout).
+// Fenced at +elected-leader, a bid that is never elected costs nothing, and one that is
+// elected is handled like SENTINEL FAILOVER: the fence still comes two ticks before the
+// promotion, and the offset check compares what the replica has with the old master.
+// A master that crashed takes no writes either way; only one cut off from the Sentinels
+// but not from the tunnel takes writes for one more tick (after down-after of them).
 func (m *failoverMachine) onEvent(src string, ev sentinelEvent, now time.Time) []action {
 	if ev.Channel == "+new-epoch" {
 		m.maxEpoch = max(m.maxEpoch, ev.Epoch)
+		m.sentinelEpoch[src] = max(m.sentinelEpoch[src], ev.Epoch)
 		return nil
 	}
 	if ev.MasterName != m.name {
 		return nil
-	}
-	if m.target != "" && ev.InstanceAddr == m.target {
-		switch ev.Channel {
-		case "+odown":
-			m.targetODown = true
-		case "-odown":
-			m.targetODown = false
-		}
 	}
 	switch {
 	case ev.Channel == "+switch-master":
@@ -172,11 +197,13 @@ func (m *failoverMachine) onEvent(src string, ev sentinelEvent, now time.Time) [
 			// A switch between two nodes we do not route to: the poll backstop sorts it out.
 			return nil
 		}
-		m.authorized[ev.NewMasterAddr] = true
 		acts := []action(nil)
 		if m.target != "" && ev.MasterAddr == m.target {
 			m.switchedAway = true
 			acts = append(acts, m.fence(now, ev.Channel)...)
+		}
+		if !m.nominate(ev.NewMasterAddr, m.sentinelEpoch[src]) {
+			return append(acts, action{Kind: actPollNow, Reason: ev.Channel + " names a demoted node"})
 		}
 		return append(acts, action{Kind: actWatchCandidate, Addr: ev.NewMasterAddr, Reason: ev.Channel})
 	case failoverBeginEvents[ev.Channel]:
@@ -188,12 +215,14 @@ func (m *failoverMachine) onEvent(src string, ev sentinelEvent, now time.Time) [
 			if _, ok := m.attempts[src]; !ok {
 				m.attempts[src] = now
 			}
-			if ev.Channel != "+try-failover" || m.targetODown {
+			if ev.Channel != "+try-failover" {
 				acts = append(acts, m.fence(now, ev.Channel)...)
 			}
 		}
 		if candidateEvents[ev.Channel] && ev.InstanceAddr != "" {
-			m.authorized[ev.InstanceAddr] = true
+			if !m.nominate(ev.InstanceAddr, m.sentinelEpoch[src]) {
+				return append(acts, action{Kind: actPollNow, Reason: ev.Channel + " names a demoted node"})
+			}
 			acts = append(acts, action{Kind: actWatchCandidate, Addr: ev.InstanceAddr, Reason: ev.Channel})
 		}
 		return acts
@@ -274,12 +303,19 @@ func (m *failoverMachine) onCandidateMaster(addr string) []action {
 	}
 	from := m.target
 	if from != "" {
-		m.demoted[from] = m.maxEpoch
+		// The failover that named addr demoted from; without its epoch (a missed
+		// +new-epoch, a ROLE lead) the newest epoch seen stands in.
+		epoch := m.nominatedIn[addr]
+		if epoch == 0 {
+			epoch = m.maxEpoch
+		}
+		m.demoted[from] = epoch
 	}
 	delete(m.demoted, addr)
 	delete(m.authorized, addr)
+	clear(m.nominatedIn)
 	m.target = addr
-	m.fenced, m.targetDown, m.targetDemoted, m.switchedAway, m.targetODown = false, false, false, false, false
+	m.fenced, m.targetDown, m.targetDemoted, m.switchedAway = false, false, false, false
 	clear(m.attempts)
 	return []action{{Kind: actCutover, From: from, Addr: addr}}
 }
@@ -302,13 +338,11 @@ func (m *failoverMachine) onPoll(views []pollView) []action {
 	if !ok || decided == m.target {
 		return acts
 	}
-	if demotedAt, was := m.demoted[decided]; was && epoch > demotedAt {
-		m.authorized[decided] = true
+	if m.blocked(decided) && !m.nominate(decided, epoch) {
+		return acts
 	}
-	if !m.blocked(decided) {
-		acts = append(acts, action{Kind: actVerify, Addr: decided, Reason: "poll majority"})
-	}
-	return acts
+	m.nominatedIn[decided] = max(m.nominatedIn[decided], epoch)
+	return append(acts, action{Kind: actVerify, Addr: decided, Reason: "poll majority"})
 }
 
 // onTick re-checks an unreachable target, and checks the failover hold: a fence older

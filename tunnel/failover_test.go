@@ -58,8 +58,10 @@ func pollEpoch(epoch uint64, addrs ...string) []pollView {
 // routedToA brings a fresh machine to "routing to A, 3 Sentinels reachable".
 var routedToA = []step{{poll: pollOf(addrA, addrA, addrA)}, roleMaster(addrA)}
 
-// cutToB is a complete graceful failover A -> B (SENTINEL FAILOVER) on top of routedToA.
+// cutToB is a complete graceful failover A -> B (SENTINEL FAILOVER) on top of routedToA,
+// in epoch 1: a Sentinel starting a failover publishes +new-epoch first.
 var cutToB = []step{
+	ev("+new-epoch", "1"),
 	ev("+try-failover", "master mymaster 10.0.0.1 6379"),
 	ev("+elected-leader", "master mymaster 10.0.0.1 6379"),
 	ev("+selected-slave", "slave 10.0.0.2:6379 10.0.0.2 6379 @ mymaster 10.0.0.1 6379"),
@@ -158,17 +160,40 @@ func TestFailoverMachine(t *testing.T) {
 			},
 			state: machineState{Target: addrA, Ready: true},
 		},
-		"abort unfences after ROLE confirms the old master": {
+		"a bid that is never elected does not fence": {
+			reason: "with down-after near 1 s, Sentinels bid for a failover of a healthy new master right after a switch (redis/redis#8607); clients must not wait out the bid",
+			setup:  routedToA,
+			steps: []step{
+				ev("+sdown", "master mymaster 10.0.0.1 6379"),
+				odownA,
+				ev("+new-epoch", "3"),
+				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
+				ev("-sdown", "master mymaster 10.0.0.1 6379"),
+				ev("-odown", "master mymaster 10.0.0.1 6379"),
+				roleMaster(addrA),
+				{advance: 5 * time.Second, tick: true},
+				ev("-failover-abort-not-elected", "master mymaster 10.0.0.1 6379"),
+			},
+			want: []action{
+				{Kind: actVerify, Addr: addrA, Reason: "+sdown"},
+				{Kind: actVerify, Addr: addrA, Reason: "+odown"},
+				{Kind: actVerify, Addr: addrA, Reason: "-sdown"},
+				{Kind: actVerify, Addr: addrA, Reason: "-odown"},
+			},
+			state: machineState{Target: addrA, Ready: true},
+		},
+		"abort after the election unfences once ROLE confirms the old master": {
 			reason: "no failover happened: resume the parked sessions",
 			setup:  append(append([]step(nil), routedToA...), odownA, roleMaster(addrA)),
 			steps: []step{
 				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
-				ev("-failover-abort-not-elected", "master mymaster 10.0.0.1 6379"),
+				ev("+elected-leader", "master mymaster 10.0.0.1 6379"),
+				ev("-failover-abort-no-good-slave", "master mymaster 10.0.0.1 6379"),
 				roleMaster(addrA),
 			},
 			want: []action{
-				{Kind: actFence, Addr: addrA, Reason: "+try-failover"},
-				{Kind: actVerify, Addr: addrA, Reason: "-failover-abort-not-elected"},
+				{Kind: actFence, Addr: addrA, Reason: "+elected-leader"},
+				{Kind: actVerify, Addr: addrA, Reason: "-failover-abort-no-good-slave"},
 				{Kind: actUnfence, Addr: addrA, Reason: "failover aborted, target still master"},
 			},
 			state: machineState{Target: addrA, Ready: true},
@@ -179,11 +204,63 @@ func TestFailoverMachine(t *testing.T) {
 			steps: []step{
 				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
 				evFrom("s2", ev("+try-failover", "master mymaster 10.0.0.1 6379")),
+				ev("+elected-leader", "master mymaster 10.0.0.1 6379"),
 				evFrom("s2", ev("-failover-abort-not-elected", "master mymaster 10.0.0.1 6379")),
 				roleMaster(addrA),
 			},
-			want:  []action{{Kind: actFence, Addr: addrA, Reason: "+try-failover"}},
+			want:  []action{{Kind: actFence, Addr: addrA, Reason: "+elected-leader"}},
 			state: machineState{Target: addrA, Fenced: true, Ready: true},
+		},
+		"double failover after a crash never routes back to the demoted node": {
+			reason: "issue 14: B, promoted after A's crash, is failed over again to C by a bid of a Sentinel that had just switched; " +
+				"the first leader's late +switch-master A->B and polls naming B (epoch 5) while C is briefly unreachable must not move clients back to B",
+			setup: routedToA,
+			steps: []step{
+				roleErr(addrA),
+				odownA,
+				ev("+new-epoch", "5"),
+				ev("+try-failover", "master mymaster 10.0.0.1 6379"),
+				ev("+elected-leader", "master mymaster 10.0.0.1 6379"),
+				ev("+selected-slave", "slave 10.0.0.2:6379 10.0.0.2 6379 @ mymaster 10.0.0.1 6379"),
+				roleMaster(addrB),
+				evFrom("s3", ev("+new-epoch", "6")),
+				evFrom("s3", ev("+try-failover", "master mymaster 10.0.0.2 6379")),
+				ev("+new-epoch", "6"), // s1 votes for s3
+				evFrom("s3", ev("+elected-leader", "master mymaster 10.0.0.2 6379")),
+				evFrom("s3", ev("+selected-slave", "slave 10.0.0.3:6379 10.0.0.3 6379 @ mymaster 10.0.0.2 6379")),
+				roleMaster(addrC),
+				roleErr(addrC),
+				ev("+switch-master", "mymaster 10.0.0.1 6379 10.0.0.2 6379"),
+				{poll: pollEpoch(5, addrB, addrB, addrC)},
+				roleMaster(addrB),
+				roleMaster(addrC),
+			},
+			want: []action{
+				{Kind: actSetDown, Addr: addrA, Down: true, Reason: "connection refused"},
+				{Kind: actVerify, Addr: addrA, Reason: "+odown"},
+				{Kind: actFence, Addr: addrA, Reason: "+elected-leader"},
+				{Kind: actWatchCandidate, Addr: addrB, Reason: "+selected-slave"},
+				{Kind: actCutover, From: addrA, Addr: addrB},
+				{Kind: actFence, Addr: addrB, Reason: "+elected-leader"},
+				{Kind: actWatchCandidate, Addr: addrC, Reason: "+selected-slave"},
+				{Kind: actCutover, From: addrB, Addr: addrC},
+				{Kind: actSetDown, Addr: addrC, Down: true, Reason: "connection refused"},
+				{Kind: actPollNow, Reason: "+switch-master names a demoted node"},
+				{Kind: actVerify, Addr: addrC, Reason: "poll"},
+				{Kind: actSetDown, Addr: addrC, Down: false, Reason: "answers ROLE again"},
+			},
+			state: machineState{Target: addrC, Ready: true},
+		},
+		"a late +switch-master to a demoted node while the target is down asks the Sentinels": {
+			reason: "+switch-master carries no epoch: the poll's config epochs decide",
+			setup:  append(append([]step(nil), routedToA...), cutToB...),
+			steps:  []step{roleErr(addrB), ev("+switch-master", "mymaster 10.0.0.2 6379 10.0.0.1 6379")},
+			want: []action{
+				{Kind: actSetDown, Addr: addrB, Down: true, Reason: "connection refused"},
+				{Kind: actFence, Addr: addrB, Reason: "+switch-master"},
+				{Kind: actPollNow, Reason: "+switch-master names a demoted node"},
+			},
+			state: machineState{Target: addrB, Fenced: true, Down: true, Ready: true},
 		},
 		"hold expiry unfences a target that is still master": {
 			reason: "a stuck failover must not block clients forever",
@@ -243,7 +320,7 @@ func TestFailoverMachine(t *testing.T) {
 				{Kind: actSetDown, Addr: addrA, Down: true, Reason: "connection refused"},
 				{Kind: actVerify, Addr: addrA, Reason: "+sdown"},
 				{Kind: actVerify, Addr: addrA, Reason: "+odown"},
-				{Kind: actFence, Addr: addrA, Reason: "+try-failover"},
+				{Kind: actFence, Addr: addrA, Reason: "+selected-slave"},
 				{Kind: actWatchCandidate, Addr: addrC, Reason: "+selected-slave"},
 				{Kind: actCutover, From: addrA, Addr: addrC},
 			},
@@ -307,6 +384,7 @@ func TestFailoverMachine(t *testing.T) {
 			reason: "A came back as replica and is promoted in a later failover",
 			setup:  append(append([]step(nil), routedToA...), cutToB...),
 			steps: []step{
+				ev("+new-epoch", "2"),
 				ev("+try-failover", "master mymaster 10.0.0.2 6379"),
 				ev("+elected-leader", "master mymaster 10.0.0.2 6379"),
 				ev("+selected-slave", "slave 10.0.0.1:6379 10.0.0.1 6379 @ mymaster 10.0.0.2 6379"),

@@ -23,6 +23,7 @@ type metrics struct {
 	held              *prometheus.HistogramVec
 	writeWait         *prometheus.HistogramVec
 	reattached        *prometheus.CounterVec
+	oldMastersDemoted *prometheus.CounterVec
 	rejected          *prometheus.CounterVec
 	acceptErrors      prometheus.Counter
 	sentinelUp        *prometheus.GaugeVec
@@ -75,6 +76,9 @@ func newMetrics() *metrics {
 		reattached: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "redis_ha_tunnel_replicas_reattached_total", Help: "Replicas the tunnel pointed at a new master ahead of Sentinel.",
 		}, []string{"name"}),
+		oldMastersDemoted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redis_ha_tunnel_old_masters_demoted_total", Help: "Old masters the tunnel made replicas of the new master ahead of Sentinel.",
+		}, []string{"name"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "redis_ha_tunnel_rejected_clients_total", Help: "Client connections refused (reason max-clients, no-master, tls, draining).",
 		}, []string{"name", "reason"}),
@@ -96,7 +100,7 @@ func newMetrics() *metrics {
 // own lists the tunnel's own collectors (the README documents each of them).
 func (m *metrics) own() []prometheus.Collector {
 	return []prometheus.Collector{m.master, m.switches, m.failoverDuration, m.fenced, m.unfences, m.possibleLoss,
-		m.possibleLossBytes, m.sessionsOpen, m.sessionsTotal, m.bytes, m.held, m.writeWait, m.reattached, m.rejected,
+		m.possibleLossBytes, m.sessionsOpen, m.sessionsTotal, m.bytes, m.held, m.writeWait, m.reattached, m.oldMastersDemoted, m.rejected,
 		m.acceptErrors, m.sentinelUp, m.ready}
 }
 

@@ -57,9 +57,12 @@ type Config struct {
 	ReadTimeout time.Duration
 	// PollInterval is the Sentinel poll backstop period (default 1s).
 	PollInterval time.Duration
-	// LeaveReplicasToSentinel stops the tunnel from sending REPLICAOF <new master> to the
-	// remaining replicas right after a promotion (Sentinel does the same ~1 s later; the
-	// tunnel's early move lets a master with min-replicas-to-write accept writes sooner).
+	// LeaveReplicasToSentinel stops the tunnel from sending REPLICAOF <new master> to a
+	// remaining replica and to the old master right after a promotion (Sentinel does the
+	// same one to several seconds later; the tunnel's early move puts the new master's
+	// writes on a second node sooner, lets a master with min-replicas-to-write accept
+	// writes sooner, and keeps a later failover from promoting a demoted node that never
+	// followed the new master).
 	LeaveReplicasToSentinel bool
 	// DataPath picks how plain TCP sessions are accepted, dialed and moved:
 	// DataPathReactor (default on Linux: epoll loops, one per two Ps, that also accept

@@ -68,8 +68,9 @@ type masterWatcher struct {
 	fenceOffset    int64
 	fenceOffsetFor string
 	fencedAt       time.Time
-	// stopWriteGate ends the write-gate wait of the last cutover.
-	stopWriteGate context.CancelFunc
+	// stopPromotion ends what the last cutover started for its new master (the write
+	// gate's wait, pointing replicas at it): the next fence or cutover supersedes it.
+	stopPromotion context.CancelFunc
 
 	// reattachReplicas points remaining replicas at a new master ahead of Sentinel
 	// (see writegate.go); false with Config.LeaveReplicasToSentinel.
@@ -132,9 +133,7 @@ func (w *masterWatcher) run(ctx context.Context) {
 	defer tick.Stop()
 	defer func() {
 		w.stopCandidates()
-		if w.stopWriteGate != nil {
-			w.stopWriteGate()
-		}
+		w.endPromotion()
 	}()
 	w.startPoll(ctx)
 	for {
@@ -205,6 +204,8 @@ func (w *masterWatcher) exec(ctx context.Context, a action) {
 		w.metrics.fenced.WithLabelValues(w.name).Set(1)
 		w.fenceOffset, w.fenceOffsetFor = -1, ""
 		w.fencedAt = time.Now()
+		// Stop pointing replicas at a master whose own failover began.
+		w.endPromotion()
 		parked := w.ep.fence(a.Addr, fenceParkWait)
 		go func() {
 			<-parked
@@ -300,22 +301,17 @@ func (w *masterWatcher) cutover(ctx context.Context, from, to string) {
 	if from != "" && w.fenceOffsetFor == from {
 		fenceOffset = w.fenceOffset
 	}
-	if w.stopWriteGate != nil {
-		w.stopWriteGate()
-		w.stopWriteGate = nil
-	}
+	w.endPromotion()
 	// After a switch the new master may refuse writes for a while (min-replicas-to-write):
-	// hold new connections until it accepts them. The first verified master at start is
-	// routed at once: holding it would only delay reads when its replicas are missing.
+	// hold new connections until it accepts them, and point a remaining replica at it. The
+	// first verified master at start is routed at once: holding it would only delay reads
+	// when its replicas are missing.
 	gated := from != ""
 	cut := w.ep.setTarget(to, gated)
 	if gated {
-		gctx, cancel := context.WithTimeout(ctx, w.hold)
-		w.stopWriteGate = cancel
-		go func() {
-			defer cancel()
-			w.awaitWritable(gctx, from, to, fenceOffset)
-		}()
+		pctx, cancel := context.WithTimeout(ctx, w.hold)
+		w.stopPromotion = cancel
+		go w.awaitWritable(pctx, from, to, fenceOffset)
 	}
 	w.fenceOffset, w.fenceOffsetFor = -1, ""
 	w.metrics.fenced.WithLabelValues(w.name).Set(0)
@@ -332,6 +328,14 @@ func (w *masterWatcher) cutover(ctx context.Context, from, to string) {
 		w.fencedAt = time.Time{}
 	}
 	w.log.Info("switched master", "from", from, "to", to, "sessions_closed", cut, "fenced_for", fencedFor, "cutover_took", time.Since(started))
+}
+
+// endPromotion stops the write gate and the replica moves of the last cutover, if any.
+func (w *masterWatcher) endPromotion() {
+	if w.stopPromotion != nil {
+		w.stopPromotion()
+		w.stopPromotion = nil
+	}
 }
 
 // checkPromotion reports a new master promoted behind the fenced old master: writes the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gomodule/redigo/redis"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The write gate: a replica promoted by Sentinel starts as a master without replicas. With
@@ -23,7 +24,11 @@ import (
 //
 // Re-pointing replicas ahead of Sentinel (on unless Config.LeaveReplicasToSentinel):
 // right after ROLE confirmed the promotion the tunnel sends REPLICAOF <new master> to as
-// many remaining replicas as min-replicas-to-write needs, most caught-up first. This is
+// many remaining replicas as min-replicas-to-write needs (at least one, also without the
+// guard), most caught-up first. Until then the writes the new master acknowledges exist
+// on that one node: after a crash failover, a second failure or a second failover in
+// that second (with a short down-after, Sentinel starts one of a healthy new master now
+// and then: see failoverMachine.onEvent) would lose them. This is
 // the very command Sentinel's leader sends a second later (sentinelFailoverReconfNextSlave
 // -> sentinelSendSlaveOf, same announced address as its events), and there is no
 // conflict with Sentinel:
@@ -35,11 +40,21 @@ import (
 //   - A Sentinel that has not learned of the failover yet would "+fix-slave-config" a
 //     replica following another master only after failover-timeout without a change of
 //     its master (slave_conf_change_time), exactly as for Sentinel's own reconfiguration.
-//   - Only nodes that say ROLE slave are touched, never the old master, and only after the
-//     promoted node itself said ROLE master: the promotion (SLAVEOF NO ONE) already
-//     happened, so the replicas would be moved there anyway.
+//   - Replicas are touched only if they say ROLE slave, and only after the promoted node
+//     itself said ROLE master: the promotion (SLAVEOF NO ONE) already happened, so the
+//     replicas would be moved there anyway.
+//   - The old master, if it still says ROLE master, is made a replica of the new one as
+//     well: Sentinel does that only seconds later (+convert-to-slave, 8 s after it sees
+//     the demoted node), and never while it takes it for down, which is how it leaves a
+//     healthy node demoted by a bid (see failoverMachine.onEvent). Such a node has not
+//     followed the new master, and a later bid that selects it, which Sentinel does,
+//     promotes a node without everything the new master acknowledged (issue 14: 5,793
+//     acknowledged writes lost in a triple failover). Sentinel's own conversion later is
+//     then a no-op. The tunnel fenced the old master, so no client of the tunnel loses a
+//     write; clients that bypass the tunnel get -READONLY sooner instead of writing to a
+//     demoted node.
 //   - Several tunnel pods doing the same is idempotent (the second REPLICAOF is a no-op).
-//   - At most min-replicas-to-write replicas are moved, so Sentinel's parallel-syncs
+//   - At most max(min-replicas-to-write, 1) replicas are moved, so Sentinel's parallel-syncs
 //     (1 in the composed sentinel.conf) still paces the rest; a promoted replica keeps its
 //     replication ID history, so the moved replica usually resyncs partially, in ms.
 // A control user without the REPLICAOF permission only loses the speed-up (logged).
@@ -80,11 +95,15 @@ func minReplicasToWrite(reply any, err error) int {
 }
 
 // awaitWritable holds new connections to the just-promoted master to until it accepts
-// writes or ctx ends (bounded by --failover-hold), then opens the gate. from is the old
-// master, never touched. fenceOffset >= 0 is the old master's offset at the fence, checked
-// against the first INFO replication (checkPromotion): one connection and one round trip
-// serve the loss check, min-replicas-to-write and the first gate sample.
-func (w *masterWatcher) awaitWritable(ctx context.Context, from, to string, fenceOffset int64) {
+// writes, then opens the gate, and points a remaining replica at it (see the file
+// comment). promotion bounds both (--failover-hold) and ends when a later fence or
+// cutover supersedes this one. from is the old master, never touched. fenceOffset >= 0 is
+// the old master's offset at the fence, checked against the first INFO replication
+// (checkPromotion): one connection and one round trip serve the loss check,
+// min-replicas-to-write and the first gate sample.
+func (w *masterWatcher) awaitWritable(promotion context.Context, from, to string, fenceOffset int64) {
+	ctx, stopGate := context.WithCancel(promotion)
+	defer stopGate()
 	started := time.Now()
 	reason := "" // why the gate opened; "" when ctx ended first
 	defer func() {
@@ -141,16 +160,19 @@ func (w *masterWatcher) awaitWritable(ctx context.Context, from, to string, fenc
 			w.checkPromotion(from, to, fenceOffset, ri)
 			fenceOffset = -1
 		}
+		if !reattaching && ri.Role == "master" && w.reattachReplicas {
+			// Also without min-replicas-to-write: until a replica follows it, whatever
+			// the new master acknowledges lives on that node alone, and a second failure
+			// (or a second failover, which picks a replica) within that second loses it.
+			reattaching = true
+			go w.reattach(promotion, from, to, max(needed, 1))
+		}
 		if acceptsWrites(ri, needed) {
 			reason = "min-replicas-to-write met"
 			if ri.GoodReplicas < 0 {
 				reason = "no min-replicas-to-write guard"
 			}
 			return
-		}
-		if !reattaching && ri.Role == "master" && w.reattachReplicas {
-			reattaching = true
-			go w.reattach(ctx, from, to, max(needed, 1)-ri.GoodReplicas)
 		}
 		sleepCtx(ctx, writeGatePollInterval)
 	}
@@ -224,47 +246,76 @@ func pickReplicasToReattach(states []replicaState, oldMaster, newMaster string, 
 	return out
 }
 
-// reattach points up to want remaining replicas at the promoted master to (see the file
-// comment for why this cannot fight Sentinel). Replicas come from every Sentinel's
-// SENTINEL REPLICAS list; each must say ROLE slave.
+// reattach points up to want remaining replicas at the promoted master to, counting
+// those that already follow it, and makes the old master from a replica of it too if it
+// still says ROLE master (see the file comment for why neither can fight Sentinel).
+// Replicas come from every Sentinel's SENTINEL REPLICAS list; each must say ROLE slave.
 func (w *masterWatcher) reattach(ctx context.Context, from, to string, want int) {
-	if want <= 0 {
-		return
-	}
 	host, port, err := net.SplitHostPort(to)
 	if err != nil {
 		return
 	}
 	addrs := w.knownReplicas(ctx)
+	if from != "" && !slices.Contains(addrs, from) {
+		addrs = append(addrs, from)
+	}
 	states := make([]replicaState, len(addrs))
 	var wg sync.WaitGroup
 	for i, addr := range addrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			states[i].Addr = addr
 			qctx, cancel := context.WithTimeout(ctx, writeGateQueryTimeout)
 			defer cancel()
 			ri, err := w.dialer.queryRole(qctx, addr)
 			states[i].Role, states[i].Failed = ri, err != nil
-		}()
+		})
 	}
 	wg.Wait()
-	for _, addr := range pickReplicasToReattach(states, from, to, want) {
+	replicaOf := func(addr string) error {
 		qctx, cancel := context.WithTimeout(ctx, writeGateQueryTimeout)
+		defer cancel()
 		c, err := w.dialer.redis(qctx, addr, writeGateQueryTimeout)
-		if err == nil {
-			_, err = c.Do("REPLICAOF", host, port)
-			c.Close()
-		}
-		cancel()
 		if err != nil {
-			w.log.Info("could not point a replica at the new master ahead of Sentinel (Sentinel will)", "replica", addr, "master", to, "err", err)
-			continue
+			return err
 		}
-		w.metrics.reattached.WithLabelValues(w.name).Inc()
-		w.log.Info("pointed a replica at the new master ahead of Sentinel", "replica", addr, "master", to)
+		defer c.Close()
+		_, err = c.Do("REPLICAOF", host, port)
+		return err
 	}
+	// follow makes addr (what: "the old master" or "a replica") follow the new master.
+	follow := func(addr, what string, done *prometheus.CounterVec) {
+		wg.Go(func() {
+			if err := replicaOf(addr); err != nil {
+				w.log.Info("could not make "+what+" follow the new master ahead of Sentinel (Sentinel will)", "addr", addr, "master", to, "err", err)
+				return
+			}
+			done.WithLabelValues(w.name).Inc()
+			w.log.Info("made "+what+" follow the new master ahead of Sentinel", "addr", addr, "master", to)
+		})
+	}
+	if oldMasterStillMaster(states, from) {
+		follow(from, "the old master", w.metrics.oldMastersDemoted)
+	}
+	for _, addr := range pickReplicasToReattach(states, from, to, want) {
+		follow(addr, "a replica", w.metrics.reattached)
+	}
+	wg.Wait()
+}
+
+// oldMasterStillMaster reports whether the old master answered ROLE master: Sentinel
+// demoted it but converts it into a replica only seconds later (+convert-to-slave), or,
+// when the failover was a bid of a Sentinel that took it for down, whenever that
+// Sentinel sees it again.
+func oldMasterStillMaster(states []replicaState, oldMaster string) bool {
+	if oldMaster == "" {
+		return false
+	}
+	for _, s := range states {
+		if s.Addr == oldMaster {
+			return !s.Failed && s.Role.Role == "master"
+		}
+	}
+	return false
 }
 
 // knownReplicas is the union of every reachable Sentinel's replica list for the name.

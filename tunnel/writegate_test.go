@@ -90,6 +90,43 @@ func TestPickReplicasToReattach(t *testing.T) {
 	}
 }
 
+func TestOldMasterStillMaster(t *testing.T) {
+	tests := map[string]struct {
+		reason string
+		states []replicaState
+		old    string
+		want   bool
+	}{
+		"demoted but still master": {
+			reason: "Sentinel converts it only seconds later: the tunnel does it now",
+			states: []replicaState{{Addr: "old:1", Role: roleInfo{Role: "master"}}, {Addr: "r1:1", Role: roleInfo{Role: "slave"}}},
+			old:    "old:1",
+			want:   true,
+		},
+		"already a replica": {
+			reason: "Sentinel, another tunnel pod or an init script moved it already",
+			states: []replicaState{{Addr: "old:1", Role: roleInfo{Role: "slave", MasterAddr: "new:1"}}},
+			old:    "old:1",
+		},
+		"dead": {
+			reason: "a crashed master does not answer; it rejoins as a replica when it restarts",
+			states: []replicaState{{Addr: "old:1", Failed: true}},
+			old:    "old:1",
+		},
+		"no old master": {
+			reason: "the first route at start has none",
+			states: []replicaState{{Addr: "m:1", Role: roleInfo{Role: "master"}}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := oldMasterStillMaster(tc.states, tc.old); got != tc.want {
+				t.Errorf("%s: got %v, want %v", tc.reason, got, tc.want)
+			}
+		})
+	}
+}
+
 // TestIntegrationWriteGateNoReplicasErrors runs the composed guard (min-replicas-to-write
 // 1): after a graceful failover and after a kill -9, a writer through the tunnel must see
 // no -NOREPLICAS error (held instead), with and without the early REPLICAOF.

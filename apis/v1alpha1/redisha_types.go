@@ -394,7 +394,9 @@ type SentinelSpec struct {
 
 	// DownAfter is how long the master must be unreachable before a Sentinel considers it
 	// down (down-after-milliseconds). Lower fails over faster but risks failovers on
-	// short network hiccups.
+	// short network hiccups; below about 1.2s Sentinel also fails over a healthy new
+	// master right after a failover now and then (redis/redis#8607: the tunnel follows
+	// without loss, but clients pause once more).
 	// +kubebuilder:default="5s"
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,7 +26,10 @@ const (
 	EventKill         = "kill -9"
 	EventPromoted     = "promoted"
 	EventSwitchMaster = "+switch-master"
-	EventRestarted    = "old master back as replica"
+	// EventPromotedSlave is a Sentinel leader's +promoted-slave: one per failover that
+	// promoted a replica, so a round with two of them saw a double failover.
+	EventPromotedSlave = "+promoted-slave"
+	EventRestarted     = "old master back as replica"
 )
 
 // ChaosOptions configures RunChaos. Zero values take the documented defaults.
@@ -33,7 +38,10 @@ type ChaosOptions struct {
 	TunnelBinary string
 	// Graceful is the number of SENTINEL FAILOVER rounds (default 3; -1 for none).
 	Graceful int
-	// Kills is the number of kill -9 rounds (default 3; -1 for none).
+	// GracefulKillPairs is the number of SENTINEL FAILOVER rounds each followed at once by
+	// a kill -9 round of the new master, run after the graceful rounds (default 0).
+	GracefulKillPairs int
+	// Kills is the number of kill -9 rounds after those (default 3; -1 for none).
 	Kills int
 	// DownAfter is Sentinel's down-after-milliseconds (default 1s).
 	DownAfter time.Duration
@@ -41,6 +49,21 @@ type ChaosOptions struct {
 	FailoverTimeout time.Duration
 	// Settle is how long both writers run undisturbed before each round (default 1s).
 	Settle time.Duration
+	// WriteRate caps each writer at this many writes a second (0: as fast as the path
+	// answers). A paced writer leaves the machine idle enough for Sentinel's timers, as
+	// an application does; an unpaced one measures the path's own speed.
+	WriteRate int
+	// KillDownFor keeps a killed master dead this long after the Sentinels named a new
+	// master, before it restarts as a replica (default 0: at once). A few seconds let a
+	// second failover that follows the first happen without the old master, as after a
+	// node loss in a cluster.
+	KillDownFor time.Duration
+	// SentinelPingPeriod, when set, is passed to every Sentinel as SENTINEL DEBUG
+	// ping-period: also the period of its reconnects. Above DownAfter it makes the race
+	// behind a second failover of a healthy new master (a Sentinel that has just switched
+	// marks the new master down before it reconnected to it) happen at most switches,
+	// instead of at a few percent of them with the 1 s default.
+	SentinelPingPeriod time.Duration
 	// Progress receives one line per step; nil discards.
 	Progress io.Writer
 	// Logger receives redisproc lifecycle logs; nil discards.
@@ -54,7 +77,7 @@ func (o *ChaosOptions) defaults() {
 	if o.Kills == 0 {
 		o.Kills = 3
 	}
-	o.Graceful, o.Kills = max(o.Graceful, 0), max(o.Kills, 0)
+	o.Graceful, o.Kills, o.GracefulKillPairs = max(o.Graceful, 0), max(o.Kills, 0), max(o.GracefulKillPairs, 0)
 	if o.DownAfter == 0 {
 		o.DownAfter = time.Second
 	}
@@ -86,7 +109,7 @@ type Ack struct {
 	Lost bool
 }
 
-// PathResult is what one writer (through the tunnel or HAProxy) saw.
+// PathResult is what one path, a proxy and the cluster behind it, went through.
 type PathResult struct {
 	// Name is TargetTunnel or TargetHAProxy.
 	Name string
@@ -94,6 +117,16 @@ type PathResult struct {
 	Acks []Ack
 	// Errors counts failed writes and failed connects.
 	Errors int
+	// Rounds are the path's failovers: the same index and kind on every path, the
+	// timings of its own cluster.
+	Rounds []Round
+	// Events are its cluster's failover events on the run's clock.
+	Events []Event
+	// SentinelLog is every event its Sentinels published, one line each: time since the
+	// run started, the Sentinel, the channel and its message.
+	SentinelLog []string
+	// ProxyLog is the end of the proxy's log (the tunnel's fences, cutovers, loss checks).
+	ProxyLog string
 }
 
 // Round is one failover of the run.
@@ -107,18 +140,25 @@ type Round struct {
 	Promoted time.Duration
 	// SwitchMaster is the first +switch-master from any Sentinel (0: not seen).
 	SwitchMaster time.Duration
+	// Failovers is the number of promotions Sentinel leaders reported (+promoted-slave)
+	// in the round: 1 normally, 2 when Sentinel failed over the new master again.
+	Failovers int
 	// End is when the next round's window began or the run ended.
 	End time.Duration
 	// Err is set when the round did not complete.
 	Err string
 }
 
-// KillExposure is how long before a kill -9 an acknowledged write may still be missing
-// from every replica: Redis answers a write before its replicas have it (asynchronous
-// replication), and a master killed before its replication stream left takes the write
-// with it. A kill round's window starts this long before the kill, so such a loss is
-// counted where it happens (as lost before the kill), not in the round before.
+// KillExposure is how far before a kill -9 a kill round's window starts, so a write lost
+// with the killed master is counted where it is lost, not in the round before.
 const KillExposure = 100 * time.Millisecond
+
+// KillLossWindow is the documented limit of the tunnel's promise after a crash: Redis
+// answers a write before its replicas have it (asynchronous replication), so a write the
+// master acknowledged this shortly before a kill -9 may have reached no replica and is
+// lost with it. No proxy can prevent that (a client that must not lose it uses WAIT); any
+// other acknowledged write lost is a failure of the path.
+const KillLossWindow = 10 * time.Millisecond
 
 // WindowStart is when the acks counted for this round begin: the round start, or for a
 // kill round KillExposure before it.
@@ -133,16 +173,15 @@ func (r Round) WindowStart() time.Duration {
 type PathRound struct {
 	// Lost is the acked writes of this round that the final master does not have.
 	Lost int
-	// LostBeforeKill is the part of Lost acked in the KillExposure before a kill -9: lost
-	// with the killed master, which had not replicated them yet (no proxy can prevent it;
-	// a client that must not lose them uses WAIT).
-	LostBeforeKill int
+	// LostInKillWindow is the part of Lost acked in the KillLossWindow before a kill -9:
+	// lost with the killed master, which had not replicated them yet.
+	LostInKillWindow int
 	// Acked is the number of acked writes in the round.
 	Acked int
 	// FirstWrite is the time from promotion to the first acked write that survived (-1: none).
 	FirstWrite time.Duration
 	// Gap is the longest time between two acks (lost ones included: the client saw them)
-	// from the round start until the path has written again after the promotion.
+	// in the round, from its start to its end: a second failover in the round counts.
 	Gap time.Duration
 }
 
@@ -151,19 +190,71 @@ type ChaosReport struct {
 	Started  time.Time
 	Duration time.Duration
 	Options  ChaosOptions
-	Rounds   []Round
-	Events   []Event
-	Paths    []PathResult
+	// Paths are the tunnel's and HAProxy's, each with its own cluster.
+	Paths []PathResult
 	// LoadBefore and LoadAfter are /proc/loadavg at start and end.
 	LoadBefore, LoadAfter string
-	// TunnelLog is the end of the tunnel's log (fences, cutovers, loss checks).
-	TunnelLog string
 }
 
-// RunChaos starts a master, 2 replicas and 3 Sentinels, HAProxy with the Helm chart's
-// config and the tunnel binary, runs one writer through each proxy, and performs the
-// graceful and then the kill -9 rounds. After the last round it checks every acked key
-// on the final master. Everything it started is stopped before it returns.
+// Path returns the path named name, or nil.
+func (r *ChaosReport) Path(name string) *PathResult {
+	for i := range r.Paths {
+		if r.Paths[i].Name == name {
+			return &r.Paths[i]
+		}
+	}
+	return nil
+}
+
+// Rounds returns the rounds of the first path: index and kind are the same on every
+// path, timings are the first path's.
+func (r *ChaosReport) Rounds() []Round {
+	if len(r.Paths) == 0 {
+		return nil
+	}
+	return r.Paths[0].Rounds
+}
+
+// chaosPath is one path while the run goes on: its own cluster and proxy (env), its
+// writer, and what it records.
+type chaosPath struct {
+	name   string
+	env    *env
+	writer *pathWriter
+	mu     sync.Mutex
+	res    PathResult
+}
+
+func (p *chaosPath) addEvent(ev Event) {
+	p.mu.Lock()
+	p.res.Events = append(p.res.Events, ev)
+	p.mu.Unlock()
+}
+
+// watchSentinels records every event of the path's Sentinels until ctx ends.
+func (p *chaosPath) watchSentinels(ctx context.Context, wg *sync.WaitGroup, since func() time.Duration) {
+	for _, s := range p.env.cluster.Sentinels() {
+		wg.Go(func() {
+			watchSentinelEvents(ctx, s.Addr(), func(channel, msg string) {
+				at := since()
+				p.mu.Lock()
+				p.res.SentinelLog = append(p.res.SentinelLog, fmt.Sprintf("%9.3f %s %s %s", at.Seconds(), s.Name(), channel, msg))
+				p.mu.Unlock()
+				switch channel {
+				case EventSwitchMaster, EventPromotedSlave:
+					p.addEvent(Event{At: at, Kind: channel, Detail: msg})
+				}
+			})
+		})
+	}
+}
+
+// RunChaos starts two identical worlds, each a master, 2 replicas and 3 Sentinels: one
+// behind the tunnel binary, one behind HAProxy with the Helm chart's config, so neither
+// proxy's actions (the tunnel re-points replicas and demotes old masters) change what
+// the other path sees. One writer per path; every round performs the same failover on
+// both clusters at the same moment. After the last round every acked key is checked on
+// its cluster's final master. Everything it started is stopped before it returns.
 func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 	o.defaults()
 	if o.TunnelBinary == "" {
@@ -176,101 +267,122 @@ func RunChaos(ctx context.Context, o ChaosOptions) (*ChaosReport, error) {
 	t0 := time.Now()
 	since := func() time.Duration { return time.Since(t0) }
 
-	e, err := startEnv(ctx, envOptions{tunnelBinary: o.TunnelBinary, downAfter: o.DownAfter, failoverTimeout: o.FailoverTimeout,
-		progress: o.Progress, logger: o.Logger})
-	if err != nil {
-		return nil, err
-	}
-	defer e.close()
-
-	var mu sync.Mutex
-	addEvent := func(ev Event) {
-		mu.Lock()
-		rep.Events = append(rep.Events, ev)
-		mu.Unlock()
-	}
+	paths := []*chaosPath{{name: TargetTunnel}, {name: TargetHAProxy}}
+	defer func() {
+		for _, p := range paths {
+			if p.env != nil {
+				p.env.close()
+			}
+		}
+	}()
 	bgCtx, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	var bg sync.WaitGroup
-	for _, s := range e.cluster.Sentinels() {
-		bg.Add(1)
-		go func() {
-			defer bg.Done()
-			watchSwitchMaster(bgCtx, s.Addr(), func(msg string) {
-				addEvent(Event{At: since(), Kind: EventSwitchMaster, Detail: msg})
-			})
-		}()
-	}
-	writers := []*pathWriter{
-		{name: TargetTunnel, addr: e.addr[TargetTunnel], prefix: fmt.Sprintf("chaos:%d:tunnel:", t0.UnixNano())},
-		{name: TargetHAProxy, addr: e.addr[TargetHAProxy], prefix: fmt.Sprintf("chaos:%d:haproxy:", t0.UnixNano())},
+	for _, p := range paths {
+		fmt.Fprintf(o.Progress, "%s path:\n", p.name)
+		e, err := startEnv(ctx, envOptions{tunnelBinary: o.TunnelBinary, downAfter: o.DownAfter, failoverTimeout: o.FailoverTimeout,
+			only: p.name, progress: o.Progress, logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		p.env = e
+		if o.SentinelPingPeriod > 0 {
+			for _, s := range e.cluster.Sentinels() {
+				if _, err := s.Do(ctx, "SENTINEL", "DEBUG", "ping-period", o.SentinelPingPeriod.Milliseconds()); err != nil {
+					return nil, fmt.Errorf("flag --sentinel-ping-period: %s: %w", s.Name(), err)
+				}
+			}
+		}
+		p.watchSentinels(bgCtx, &bg, since)
+		p.writer = &pathWriter{name: p.name, addr: e.addr[p.name], prefix: fmt.Sprintf("chaos:%d:%s:", t0.UnixNano(), p.name), rate: o.WriteRate}
 	}
 	writeCtx, stopWriters := context.WithCancel(ctx)
 	defer stopWriters()
 	var ww sync.WaitGroup
-	for _, w := range writers {
-		ww.Add(1)
-		go func() {
-			defer ww.Done()
-			w.run(writeCtx, since)
-		}()
+	for _, p := range paths {
+		ww.Go(func() { p.writer.run(writeCtx, since) })
 	}
 
 	kinds := slices.Repeat([]string{EventFailover}, o.Graceful)
+	kinds = append(kinds, slices.Repeat([]string{EventFailover, EventKill}, o.GracefulKillPairs)...)
 	kinds = append(kinds, slices.Repeat([]string{EventKill}, o.Kills)...)
 	for i, kind := range kinds {
 		if pause(ctx, o.Settle); ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		r := Round{Index: i + 1, Kind: kind}
-		fmt.Fprintf(o.Progress, "round %d: %s\n", r.Index, kind)
-		if err := runRound(ctx, e.cluster, &r, since, addEvent, o.Progress); err != nil {
-			r.Err = err.Error()
-			fmt.Fprintf(o.Progress, "round %d failed: %v\n", r.Index, err)
-			rep.Rounds = append(rep.Rounds, r)
+		fmt.Fprintf(o.Progress, "round %d: %s\n", i+1, kind)
+		failed := false
+		var rw sync.WaitGroup
+		for _, p := range paths {
+			p.res.Rounds = append(p.res.Rounds, Round{Index: i + 1, Kind: kind})
+			r := &p.res.Rounds[len(p.res.Rounds)-1]
+			rw.Go(func() {
+				if err := runRound(ctx, p.env.cluster, r, o, p.name, since, p.addEvent); err != nil {
+					r.Err = err.Error()
+				}
+			})
+		}
+		rw.Wait()
+		for _, p := range paths {
+			if r := p.res.Rounds[i]; r.Err != "" {
+				fmt.Fprintf(o.Progress, "round %d failed on the %s path: %s\n", r.Index, p.name, r.Err)
+				failed = true
+			}
+		}
+		if failed {
 			break
 		}
-		rep.Rounds = append(rep.Rounds, r)
 	}
 	pause(ctx, o.Settle)
 	stopWriters()
 	ww.Wait()
 	end := since()
-	setRoundEnds(rep.Rounds, end)
 	stopBG()
 	bg.Wait()
-	rep.TunnelLog = e.tunnel.Tail(60)
 
 	checkCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	master, err := e.cluster.Master(checkCtx)
-	if err != nil {
-		return nil, fmt.Errorf("find the final master: %w", err)
-	}
-	fmt.Fprintf(o.Progress, "checking every acked key on the final master %s\n", master.Name())
-	for _, w := range writers {
-		if err := markLost(checkCtx, master, w.prefix, w.acks); err != nil {
-			return nil, fmt.Errorf("check %s keys: %w", w.name, err)
+	for _, p := range paths {
+		setRoundEnds(p.res.Rounds, end)
+		master, err := p.env.cluster.Master(checkCtx)
+		if err != nil {
+			return nil, fmt.Errorf("find the final master of the %s path: %w", p.name, err)
 		}
-		rep.Paths = append(rep.Paths, PathResult{Name: w.name, Acks: w.acks, Errors: w.errors})
+		fmt.Fprintf(o.Progress, "checking every acked key of the %s path on its final master %s\n", p.name, master.Name())
+		if err := markLost(checkCtx, master, p.writer.prefix, p.writer.acks); err != nil {
+			return nil, fmt.Errorf("check %s keys: %w", p.name, err)
+		}
+		p.res.Name, p.res.Acks, p.res.Errors = p.name, p.writer.acks, p.writer.errors
+		if proxy := p.env.proxy(p.name); proxy != nil {
+			p.res.ProxyLog = proxy.Tail(60)
+		}
+		slices.SortFunc(p.res.Events, func(a, b Event) int { return int(a.At - b.At) })
+		attributeEvents(p.res.Rounds, p.res.Events)
+		rep.Paths = append(rep.Paths, p.res)
 	}
-	slices.SortFunc(rep.Events, func(a, b Event) int { return int(a.At - b.At) })
-	// Attribute the +switch-master events to rounds now that the times are known.
-	for i := range rep.Rounds {
-		r := &rep.Rounds[i]
-		for j := range rep.Events {
-			ev := &rep.Events[j]
+	rep.Duration = time.Since(rep.Started)
+	rep.LoadAfter = LoadAvg()
+	return rep, nil
+}
+
+// attributeEvents assigns events to the rounds whose windows hold them and fills each
+// round's first +switch-master and its count of promotions.
+func attributeEvents(rounds []Round, events []Event) {
+	for i := range rounds {
+		r := &rounds[i]
+		for j := range events {
+			ev := &events[j]
 			if ev.At >= r.WindowStart() && ev.At < r.End && ev.Round == 0 {
 				ev.Round = r.Index
 				if ev.Kind == EventSwitchMaster && r.SwitchMaster == 0 {
 					r.SwitchMaster = ev.At
 				}
+				if ev.Kind == EventPromotedSlave {
+					r.Failovers++
+				}
 			}
 		}
 	}
-	rep.Duration = time.Since(rep.Started)
-	rep.LoadAfter = LoadAvg()
-	return rep, nil
 }
 
 // setRoundEnds ends each round's window where the next one's begins, the last at end.
@@ -284,7 +396,7 @@ func setRoundEnds(rounds []Round, end time.Duration) {
 }
 
 // runRound performs one failover and waits until the cluster is ready for the next.
-func runRound(ctx context.Context, c *redisproc.Cluster, r *Round, since func() time.Duration, addEvent func(Event), progress io.Writer) error {
+func runRound(ctx context.Context, c *redisproc.Cluster, r *Round, o ChaosOptions, path string, since func() time.Duration, addEvent func(Event)) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	old, err := c.Master(ctx)
@@ -327,10 +439,23 @@ func runRound(ctx context.Context, c *redisproc.Cluster, r *Round, since func() 
 	if ev, ok := <-promoted; ok {
 		r.Promoted = ev.At
 		addEvent(ev)
-		fmt.Fprintf(progress, "  %s promoted %s after the %s\n", ev.Detail, (ev.At - r.Start).Round(time.Millisecond), r.Kind)
+		fmt.Fprintf(o.Progress, "  %s: %s promoted %s after the %s\n", path, ev.Detail, (ev.At - r.Start).Round(time.Millisecond), r.Kind)
 	}
 	if r.Kind == EventKill {
-		// Like a restarted pod whose init container points it at the current master.
+		if pause(ctx, o.KillDownFor); ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// A second failover while the old master was down may have moved the master on.
+		if newMaster, err = c.Master(ctx); err != nil {
+			return fmt.Errorf("find the master to restart %s under: %w", old.Name(), err)
+		}
+		// Like a restarted pod whose init container points it at the current master. Its
+		// dump.rdb is only what its last full resync received (the harness's Redis keeps
+		// no data): loading it, hundreds of MB after many rounds, would only delay the
+		// restart, and the new master sends everything again anyway.
+		if err := os.Remove(filepath.Join(old.Dir(), "dump.rdb")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s's stale dump.rdb: %w", old.Name(), err)
+		}
 		f, err := os.OpenFile(old.ConfigPath(), os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			return fmt.Errorf("rewrite %s config: %w", old.Name(), err)
@@ -415,38 +540,32 @@ func watchPromotion(ctx context.Context, candidates []*redisproc.Process, since 
 	}
 }
 
-// watchSwitchMaster reports every +switch-master message of one Sentinel until ctx ends.
-func watchSwitchMaster(ctx context.Context, addr string, report func(msg string)) {
+// watchSentinelEvents reports every event one Sentinel publishes (all channels but the
+// Sentinels' own hello messages) until ctx ends, reconnecting after errors. It blocks in
+// Receive: a read timeout would break the connection, and events published while it
+// reconnects would be missed.
+func watchSentinelEvents(ctx context.Context, addr string, report func(channel, msg string)) {
 	for ctx.Err() == nil {
 		c, err := redis.DialContext(ctx, "tcp", addr, redis.DialConnectTimeout(time.Second))
 		if err != nil {
 			pause(ctx, 100*time.Millisecond)
 			continue
 		}
+		stop := context.AfterFunc(ctx, func() { c.Close() })
 		psc := redis.PubSubConn{Conn: c}
-		if err := psc.Subscribe("+switch-master"); err != nil {
-			c.Close()
-			continue
-		}
-		for ctx.Err() == nil {
-			switch m := psc.ReceiveWithTimeout(200 * time.Millisecond).(type) {
-			case redis.Message:
-				report(string(m.Data))
-			case error:
-				var ne interface{ Timeout() bool }
-				if errors.As(m, &ne) && ne.Timeout() {
-					continue
+		if err := psc.PSubscribe("*"); err == nil {
+			for {
+				m := psc.Receive()
+				if _, failed := m.(error); failed {
+					break
 				}
-				c.Close()
-				c = nil
-			}
-			if c == nil {
-				break
+				if pm, ok := m.(redis.Message); ok && !strings.HasPrefix(pm.Channel, "__sentinel__") {
+					report(pm.Channel, string(pm.Data))
+				}
 			}
 		}
-		if c != nil {
-			c.Close()
-		}
+		stop()
+		c.Close()
 	}
 }
 
@@ -455,8 +574,11 @@ func watchSwitchMaster(ctx context.Context, addr string, report func(msg string)
 // only way through a proxy that left them on a demoted master).
 type pathWriter struct {
 	name, addr, prefix string
-	acks               []Ack
-	errors             int
+	// rate paces the writes (per second, 0: unpaced); a writer that fell behind does
+	// not burst to catch up.
+	rate   int
+	acks   []Ack
+	errors int
 }
 
 func (w *pathWriter) run(ctx context.Context, since func() time.Duration) {
@@ -467,7 +589,21 @@ func (w *pathWriter) run(ctx context.Context, since func() time.Duration) {
 		}
 	}()
 	var seq int64
+	var interval time.Duration
+	if w.rate > 0 {
+		interval = time.Second / time.Duration(w.rate)
+	}
+	next := time.Now()
 	for ctx.Err() == nil {
+		if interval > 0 {
+			if wait := time.Until(next); wait > 0 {
+				time.Sleep(wait)
+			}
+			next = next.Add(interval)
+			if behind := time.Now().Add(-interval); next.Before(behind) {
+				next = behind
+			}
+		}
 		if c == nil {
 			var err error
 			// Timeouts like common client defaults: a held connection may wait out a failover.
@@ -530,8 +666,9 @@ func markLost(ctx context.Context, master *redisproc.Process, prefix string, ack
 	return nil
 }
 
-// Analyze computes the per-round figures of one path.
-func (r *ChaosReport) Analyze(p PathResult, round Round) PathRound {
+// Analyze computes the figures of the path's round i (an index into p.Rounds).
+func (p PathResult) Analyze(i int) PathRound {
+	round := p.Rounds[i]
 	out := PathRound{FirstWrite: -1}
 	var times []time.Duration
 	for _, a := range p.Acks {
@@ -541,8 +678,8 @@ func (r *ChaosReport) Analyze(p PathResult, round Round) PathRound {
 		out.Acked++
 		if a.Lost {
 			out.Lost++
-			if round.Kind == EventKill && a.At < round.Start {
-				out.LostBeforeKill++
+			if round.Kind == EventKill && a.At < round.Start && a.At >= round.Start-KillLossWindow {
+				out.LostInKillWindow++
 			}
 		}
 		times = append(times, a.At)
@@ -550,29 +687,38 @@ func (r *ChaosReport) Analyze(p PathResult, round Round) PathRound {
 			out.FirstWrite = a.At - round.Promoted
 		}
 	}
-	// The gap window ends at the first surviving write after the promotion (or the round end).
-	gapEnd := round.End
-	if out.FirstWrite >= 0 {
-		gapEnd = round.Promoted + out.FirstWrite
-	}
-	out.Gap, _ = LongestGap(times, round.Start, gapEnd)
+	out.Gap, _ = LongestGap(times, round.Start, round.End)
 	return out
 }
 
 // WriteMarkdown prints the per-round and total tables.
 func (r *ChaosReport) WriteMarkdown(w io.Writer) {
-	fmt.Fprintf(w, "Sentinel down-after-milliseconds %d, failover-timeout %d; one writer per path, sequential SET of unique keys on one connection (reconnect after any error, 10 ms pause); ROLE of the replicas polled every 5 ms for the promotion time. A kill -9 round counts the writes acked from %s before the kill on: those the killed master had not replicated yet are lost with it (asynchronous replication).\n\n",
-		r.Options.DownAfter.Milliseconds(), r.Options.FailoverTimeout.Milliseconds(), KillExposure)
-	fmt.Fprintf(w, "| round | event | promoted after | +switch-master after | path | acked | acked but lost | promotion -> first surviving write | longest write gap |\n|---|---|---:|---:|---|---:|---:|---:|---:|\n")
+	pace := "as fast as the path answers"
+	if r.Options.WriteRate > 0 {
+		pace = fmt.Sprintf("paced at %d/s", r.Options.WriteRate)
+	}
+	fmt.Fprintf(w, "Sentinel down-after-milliseconds %d, failover-timeout %d", r.Options.DownAfter.Milliseconds(), r.Options.FailoverTimeout.Milliseconds())
+	if r.Options.SentinelPingPeriod > 0 {
+		fmt.Fprintf(w, ", SENTINEL DEBUG ping-period %d", r.Options.SentinelPingPeriod.Milliseconds())
+	}
+	if r.Options.KillDownFor > 0 {
+		fmt.Fprintf(w, "; a killed master stays down %s after the Sentinels named a new one, then restarts as a replica", r.Options.KillDownFor)
+	}
+	fmt.Fprintf(w, "; one writer per path (%s), sequential SET of unique keys on one connection (reconnect after any error, 10 ms pause); ROLE of the replicas polled every 5 ms for the promotion time. The longest write gap spans the whole round, a second failover in it included. A kill -9 round counts the writes acked from %s before the kill on; those acked in the last %s before it may be lost with the killed master (asynchronous replication).\n\n",
+		pace, KillExposure, KillLossWindow)
+	fmt.Fprintf(w, "| round | event | promoted after | +switch-master after | Sentinel failovers | path | acked | acked but lost | promotion -> first surviving write | longest write gap |\n|---|---|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	type total struct {
 		acked, lost, lostBeforeKill int
 		first                       []float64
 		maxGap                      time.Duration
 	}
 	totals := map[string]map[string]*total{}
-	for _, round := range r.Rounds {
+	for i, round := range r.Rounds() {
 		for _, p := range r.Paths {
-			a := r.Analyze(p, round)
+			if i >= len(p.Rounds) {
+				continue
+			}
+			pr, a := p.Rounds[i], p.Analyze(i)
 			if totals[round.Kind] == nil {
 				totals[round.Kind] = map[string]*total{}
 			}
@@ -583,17 +729,17 @@ func (r *ChaosReport) WriteMarkdown(w io.Writer) {
 			}
 			t.acked += a.Acked
 			t.lost += a.Lost
-			t.lostBeforeKill += a.LostBeforeKill
+			t.lostBeforeKill += a.LostInKillWindow
 			if a.FirstWrite >= 0 {
 				t.first = append(t.first, float64(a.FirstWrite)/float64(time.Millisecond))
 			}
 			t.maxGap = max(t.maxGap, a.Gap)
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %d | %s | %s | %s |\n", round.Index, round.Kind,
-				rel(round.Promoted, round.Start), rel(round.SwitchMaster, round.Start), p.Name, a.Acked, lostCell(a.Lost, a.LostBeforeKill),
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %d | %s | %d | %s | %s | %s |\n", pr.Index, pr.Kind,
+				rel(pr.Promoted, pr.Start), rel(pr.SwitchMaster, pr.Start), pr.Failovers, p.Name, a.Acked, lostCell(a.Lost, a.LostInKillWindow),
 				durOrNone(a.FirstWrite), a.Gap.Round(time.Millisecond))
-		}
-		if round.Err != "" {
-			fmt.Fprintf(w, "| %d | %s | round failed: %s |||||||\n", round.Index, round.Kind, strings.ReplaceAll(round.Err, "|", "/"))
+			if pr.Err != "" {
+				fmt.Fprintf(w, "| %d | %s | round failed on the %s path: %s ||||||||\n", pr.Index, pr.Kind, p.Name, strings.ReplaceAll(pr.Err, "|", "/"))
+			}
 		}
 	}
 	fmt.Fprintf(w, "\nTotals:\n\n| event | path | acked | acked but lost | promotion -> first surviving write (median / max) | longest write gap |\n|---|---|---:|---:|---:|---:|\n")
@@ -612,12 +758,94 @@ func (r *ChaosReport) WriteMarkdown(w io.Writer) {
 	}
 }
 
-// lostCell prints a lost count and how many of them were acked before a kill -9.
-func lostCell(lost, beforeKill int) string {
-	if beforeKill == 0 {
+// GapTargetRatio is the target for a kill -9 round: the tunnel's longest write gap at
+// most this fraction of HAProxy's in the same round.
+const GapTargetRatio = 0.7
+
+// RoundVerdict judges one round against the tunnel's targets: no acknowledged write lost
+// (after a kill -9, none but those acked in the KillLossWindow before it), never more
+// lost than HAProxy in the same round, and after a kill -9 a longest write gap of at most
+// GapTargetRatio of HAProxy's.
+type RoundVerdict struct {
+	// Round is the tunnel path's round; HAProxyRound the same round on HAProxy's cluster.
+	Round, HAProxyRound Round
+	Tunnel, HAProxy     PathRound
+	// GapRatio is the tunnel's longest gap over HAProxy's (kill rounds; 0 otherwise).
+	GapRatio float64
+	// Failures names every target the round missed (none: it met them all).
+	Failures []string
+}
+
+// Verdicts judges every round that both paths wrote through.
+func (r *ChaosReport) Verdicts() []RoundVerdict {
+	tunnel, haproxy := r.Path(TargetTunnel), r.Path(TargetHAProxy)
+	if tunnel == nil || haproxy == nil {
+		return nil
+	}
+	var out []RoundVerdict
+	for i, round := range tunnel.Rounds {
+		if i >= len(haproxy.Rounds) {
+			break
+		}
+		v := RoundVerdict{Round: round, HAProxyRound: haproxy.Rounds[i], Tunnel: tunnel.Analyze(i), HAProxy: haproxy.Analyze(i)}
+		if n := v.Tunnel.Lost - v.Tunnel.LostInKillWindow; n > 0 {
+			v.Failures = append(v.Failures, fmt.Sprintf("%d acked writes lost", n))
+		}
+		if v.Tunnel.Lost > v.HAProxy.Lost {
+			v.Failures = append(v.Failures, "lost more than HAProxy")
+		}
+		if round.Kind == EventKill && v.HAProxy.Gap > 0 {
+			v.GapRatio = float64(v.Tunnel.Gap) / float64(v.HAProxy.Gap)
+			if v.GapRatio > GapTargetRatio {
+				v.Failures = append(v.Failures, fmt.Sprintf("gap %.2fx HAProxy's", v.GapRatio))
+			}
+		}
+		for _, e := range []string{round.Err, v.HAProxyRound.Err} {
+			if e != "" {
+				v.Failures = append(v.Failures, "round failed: "+e)
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// WriteTargets prints every round's verdict and how many rounds met every target.
+func (r *ChaosReport) WriteTargets(w io.Writer) {
+	verdicts := r.Verdicts()
+	fmt.Fprintf(w, "Targets: no acknowledged write lost (kill -9: but those acked < %s before it), never more lost than HAProxy, kill -9 gap <= %.1fx HAProxy's.\n\n",
+		KillLossWindow, GapTargetRatio)
+	fmt.Fprintf(w, "| round | event | Sentinel failovers (tunnel / HAProxy cluster) | tunnel lost (< %s before kill) | HAProxy lost | tunnel gap | HAProxy gap | gap ratio | verdict |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n", KillLossWindow)
+	met, kills, killsMet := 0, 0, 0
+	for _, v := range verdicts {
+		ratio, verdict := "", "met"
+		if v.GapRatio > 0 {
+			ratio = fmt.Sprintf("%.2f", v.GapRatio)
+		}
+		if len(v.Failures) > 0 {
+			verdict = "**missed**: " + strings.Join(v.Failures, ", ")
+		} else {
+			met++
+		}
+		if v.Round.Kind == EventKill {
+			kills++
+			if len(v.Failures) == 0 {
+				killsMet++
+			}
+		}
+		fmt.Fprintf(w, "| %d | %s | %d / %d | %s | %d | %s | %s | %s | %s |\n", v.Round.Index, v.Round.Kind, v.Round.Failovers, v.HAProxyRound.Failovers,
+			lostCell(v.Tunnel.Lost, v.Tunnel.LostInKillWindow), v.HAProxy.Lost, v.Tunnel.Gap.Round(time.Millisecond),
+			v.HAProxy.Gap.Round(time.Millisecond), ratio, verdict)
+	}
+	fmt.Fprintf(w, "\n%d of %d rounds met every target (%d of %d kill -9 rounds).\n", met, len(verdicts), killsMet, kills)
+}
+
+// lostCell prints a lost count and how many of them were acked just before a kill -9.
+func lostCell(lost, inKillWindow int) string {
+	if inKillWindow == 0 {
 		return strconv.Itoa(lost)
 	}
-	return fmt.Sprintf("%d (%d acked < %s before the kill)", lost, beforeKill, KillExposure)
+	return fmt.Sprintf("%d (%d acked < %s before the kill)", lost, inKillWindow, KillLossWindow)
 }
 
 func rel(at, start time.Duration) string {

@@ -78,30 +78,31 @@ func TestHarnessRunsEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("RunChaos: %v", err)
 		}
-		if len(rep.Rounds) != 2 {
-			t.Fatalf("rounds: got %d, want 1 graceful + 1 kill -9", len(rep.Rounds))
-		}
-		for _, r := range rep.Rounds {
-			if r.Err != "" || r.Promoted <= 0 {
-				t.Errorf("round %d (%s): err %q, promoted %s; want a promotion", r.Index, r.Kind, r.Err, r.Promoted)
-			}
-		}
 		for _, p := range rep.Paths {
-			if p.Name != TargetTunnel {
-				continue
+			if len(p.Rounds) != 2 {
+				t.Fatalf("%s path: %d rounds, want 1 graceful + 1 kill -9", p.Name, len(p.Rounds))
 			}
-			for _, r := range rep.Rounds {
-				pr := rep.Analyze(p, r)
-				// The tunnel's promise, checked with real processes: no acked write lost,
-				// except one a killed master took with it before replicating it.
-				if pr.Acked == 0 || pr.Lost != pr.LostBeforeKill || pr.FirstWrite < 0 {
-					t.Errorf("tunnel, round %d (%s): %+v; want acked writes, none lost (but in the %s before a kill), a write after the promotion\n%s",
-						r.Index, r.Kind, pr, KillExposure, lostAcks(rep, p, r))
+			for _, r := range p.Rounds {
+				if r.Err != "" || r.Promoted <= 0 {
+					t.Errorf("%s path, round %d (%s): err %q, promoted %s; want a promotion", p.Name, r.Index, r.Kind, r.Err, r.Promoted)
 				}
 			}
 		}
+		p := rep.Path(TargetTunnel)
+		if p == nil || rep.Path(TargetHAProxy) == nil {
+			t.Fatalf("paths %+v, want the tunnel's and HAProxy's", rep.Paths)
+		}
+		for i, r := range p.Rounds {
+			pr := p.Analyze(i)
+			// The tunnel's promise, checked with real processes: no acked write lost,
+			// except one a killed master took with it before replicating it.
+			if pr.Acked == 0 || pr.Lost != pr.LostInKillWindow || pr.FirstWrite < 0 {
+				t.Errorf("tunnel, round %d (%s): %+v; want acked writes, none lost (but in the %s before a kill), a write after the promotion\n%s",
+					r.Index, r.Kind, pr, KillLossWindow, lostAcks(*p, r))
+			}
+		}
 		if t.Failed() {
-			t.Logf("tunnel log (run started %s):\n%s", rep.Started.Format(time.TimeOnly+".000"), rep.TunnelLog)
+			t.Logf("tunnel log (run started %s):\n%s", rep.Started.Format(time.TimeOnly+".000"), p.ProxyLog)
 		}
 		var doc bytes.Buffer
 		if err := rep.Timeline(10 * time.Millisecond).WriteSVG(&doc); err != nil || !bytes.Contains(doc.Bytes(), []byte("<svg")) {
@@ -111,10 +112,9 @@ func TestHarnessRunsEndToEnd(t *testing.T) {
 }
 
 // lostAcks describes the lost acks of a round against its timeline, for failure messages.
-func lostAcks(rep *ChaosReport, p PathResult, r Round) string {
+func lostAcks(p PathResult, r Round) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "round %d started %s (%s), promoted %s after it", r.Index, r.Start,
-		rep.Started.Add(r.Start).Format(time.TimeOnly+".000"), rel(r.Promoted, r.Start))
+	fmt.Fprintf(&b, "round %d started %s after the run, promoted %s after it", r.Index, r.Start, rel(r.Promoted, r.Start))
 	for _, a := range p.Acks {
 		if a.Lost && a.At >= r.WindowStart() && a.At < r.End {
 			fmt.Fprintf(&b, "\n  lost seq %d acked %s after the round start", a.Seq, a.At-r.Start)

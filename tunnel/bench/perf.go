@@ -435,8 +435,10 @@ type envOptions struct {
 	failoverTimeout time.Duration
 	inProcess       bool
 	forwarders      bool
-	progress        io.Writer
-	logger          *slog.Logger
+	// only, when set (TargetTunnel or TargetHAProxy), starts that proxy alone.
+	only     string
+	progress io.Writer
+	logger   *slog.Logger
 }
 
 func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
@@ -462,39 +464,16 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 	e.addr[TargetDirect] = master.Addr()
 	e.order = append(e.order, TargetDirect)
 
-	var hs []HAProxyServer
-	for i, s := range e.cluster.Servers() {
-		hs = append(hs, HAProxyServer{RedisAddr: s.Addr(), SentinelAddr: e.cluster.Sentinels()[i].Addr()})
+	if o.only == "" || o.only == TargetHAProxy {
+		if err := e.startHAProxy(ctx, o); err != nil {
+			return nil, err
+		}
 	}
-	haAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
+	if o.only == "" || o.only == TargetTunnel {
+		if err := e.startTunnel(ctx, o); err != nil {
+			return nil, err
+		}
 	}
-	fmt.Fprintf(o.progress, "starting haproxy on %s\n", haAddr)
-	if e.haproxy, err = StartHAProxy(ctx, e.dir, haAddr, HAProxyConfig(haAddr, masterNameBase, hs)); err != nil {
-		return nil, err
-	}
-	e.addr[TargetHAProxy] = haAddr
-	e.pid[TargetHAProxy] = e.haproxy.Pid()
-	e.order = append(e.order, TargetHAProxy)
-
-	tunAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	metricsAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(o.progress, "starting %s on %s\n", o.tunnelBinary, tunAddr)
-	if e.tunnel, err = StartTunnel(ctx, TunnelOptions{Binary: o.tunnelBinary, Dir: e.dir, Listen: tunAddr, MetricsListen: metricsAddr,
-		MasterName: masterNameBase, Sentinels: e.cluster.SentinelAddrs(), MaxClients: 30000}); err != nil {
-		return nil, err
-	}
-	e.addr[TargetTunnel] = tunAddr
-	e.pid[TargetTunnel] = e.tunnel.Pid()
-	e.order = append(e.order, TargetTunnel)
-
 	if o.inProcess {
 		t, err := tunnel.New(tunnel.Config{Sentinels: e.cluster.SentinelAddrs(),
 			Masters: []tunnel.Endpoint{{Name: masterNameBase, Listen: "127.0.0.1:0"}}, MaxClients: 30000})
@@ -541,6 +520,58 @@ func startEnv(ctx context.Context, o envOptions) (_ *env, err error) {
 		}
 	}
 	return e, nil
+}
+
+// startHAProxy starts HAProxy with the Helm chart's config in front of the cluster.
+func (e *env) startHAProxy(ctx context.Context, o envOptions) error {
+	var hs []HAProxyServer
+	for i, s := range e.cluster.Servers() {
+		hs = append(hs, HAProxyServer{RedisAddr: s.Addr(), SentinelAddr: e.cluster.Sentinels()[i].Addr()})
+	}
+	haAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.progress, "starting haproxy on %s\n", haAddr)
+	if e.haproxy, err = StartHAProxy(ctx, e.dir, haAddr, HAProxyConfig(haAddr, masterNameBase, hs)); err != nil {
+		return err
+	}
+	e.addr[TargetHAProxy] = haAddr
+	e.pid[TargetHAProxy] = e.haproxy.Pid()
+	e.order = append(e.order, TargetHAProxy)
+	return nil
+}
+
+// startTunnel starts the tunnel binary in front of the cluster.
+func (e *env) startTunnel(ctx context.Context, o envOptions) error {
+	tunAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.progress, "starting %s on %s\n", o.tunnelBinary, tunAddr)
+	if e.tunnel, err = StartTunnel(ctx, TunnelOptions{Binary: o.tunnelBinary, Dir: e.dir, Listen: tunAddr, MetricsListen: metricsAddr,
+		MasterName: masterNameBase, Sentinels: e.cluster.SentinelAddrs(), MaxClients: 30000}); err != nil {
+		return err
+	}
+	e.addr[TargetTunnel] = tunAddr
+	e.pid[TargetTunnel] = e.tunnel.Pid()
+	e.order = append(e.order, TargetTunnel)
+	return nil
+}
+
+// proxy returns the helper process serving target (nil for none or in-process).
+func (e *env) proxy(target string) *Proc {
+	switch target {
+	case TargetHAProxy:
+		return e.haproxy
+	case TargetTunnel:
+		return e.tunnel
+	}
+	return nil
 }
 
 func waitRole(ctx context.Context, addr string) error {

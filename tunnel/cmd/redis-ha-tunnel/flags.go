@@ -143,7 +143,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.DialTimeout, "dial-timeout", 2*time.Second, "timeout of every dial")
 	fs.DurationVar(&o.ReadTimeout, "read-timeout", 2*time.Second, "timeout of control queries to Sentinel and Redis")
 	fs.DurationVar(&o.PollInterval, "poll-interval", time.Second, "Sentinel poll backstop period")
-	fs.BoolVar(&o.ReattachReplicas, "reattach-replicas", true, "after a promotion, send REPLICAOF <new master> to the remaining replicas ahead of Sentinel, so a master with min-replicas-to-write accepts writes sooner (false: leave it to Sentinel)")
+	fs.BoolVar(&o.ReattachReplicas, "reattach-replicas", true, "after a promotion, send REPLICAOF <new master> to a remaining replica (as many as min-replicas-to-write needs) and to the old master if it still says master, ahead of Sentinel: the new master's writes reach a second node ~1 s sooner, a guarded master accepts writes sooner, and a demoted node cannot be promoted again without them (false: leave it to Sentinel)")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "debug|info|warn|error")
 	fs.StringVar(&o.LogFormat, "log-format", "text", "text|json")
 	fs.StringVar(&o.DataPath, "data-path", tunnel.DataPathReactor, "how plain TCP sessions are accepted, dialed and moved: reactor (epoll loops, Linux) or goroutines (an accept goroutine, two per session); TLS sessions always use goroutines")
