@@ -4,7 +4,6 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"maps"
 	"path"
 	"slices"
 	"strconv"
@@ -40,10 +39,16 @@ import (
 //	redis-prestop.sh  preStop hook of Redis: a master asks the Sentinels to fail over first
 //	probe.sh          liveness and readiness checks
 //
+// In cluster mode (spec.mode: cluster) the ConfigMap holds redis.conf (cluster-enabled, no
+// replication guard, see renderClusterRedisConf), lib.sh and the cluster-*.sh scripts
+// instead, documented in each script and in cluster.go and clusterjob.go; there is no
+// sentinel.conf.
+//
 // redis.conf and sentinel.conf contain no Kubernetes-only lines: run them on a plain machine
 // by remapping port, dir and host names. Everything specific to one pod (its announced host
 // name, the replicaof decision, the password) is added by the init scripts, which take all
-// their settings from environment variables (documented in scripts/lib.sh).
+// their settings from environment variables (documented in scripts/lib.sh and
+// scripts/cluster-lib.sh).
 const (
 	configKeyRedis    = "redis.conf"
 	configKeySentinel = "sentinel.conf"
@@ -82,14 +87,27 @@ var embeddedScripts = sync.OnceValues(func() (map[string]string, error) {
 	return scripts, nil
 })
 
-// configData is the content of the ConfigMap, key by key.
+// clusterScriptPrefix starts the name of every script of cluster mode; the other scripts
+// but lib.sh, which both modes source, are sentinel mode's.
+const clusterScriptPrefix = "cluster-"
+
+// configData is the content of the ConfigMap, key by key: the configs and scripts of the
+// instance's mode.
 func configData(in *instance) (map[string]string, error) {
 	scripts, err := embeddedScripts()
 	if err != nil {
 		return nil, err
 	}
 	data := make(map[string]string, len(scripts)+2)
-	maps.Copy(data, scripts)
+	for name, text := range scripts {
+		if name == "lib.sh" || strings.HasPrefix(name, clusterScriptPrefix) == in.cluster() {
+			data[name] = text
+		}
+	}
+	if in.cluster() {
+		data[configKeyRedis] = renderClusterRedisConf(in)
+		return data, nil
+	}
 	data[configKeyRedis] = renderRedisConf(in)
 	data[configKeySentinel] = renderSentinelConf(in)
 	return data, nil
@@ -120,8 +138,12 @@ func configChecksum(data map[string]string, keys ...string) string {
 	return checksum(parts...)
 }
 
-// redisConfigKeys are the ConfigMap keys the Redis pods read.
-func redisConfigKeys() []string {
+// redisConfigKeys are the ConfigMap keys the Redis pods read. The cluster Job's script is not
+// among them: changing it must not restart the cluster's pods.
+func redisConfigKeys(in *instance) []string {
+	if in.cluster() {
+		return []string{configKeyRedis, "lib.sh", "cluster-lib.sh", "cluster-init.sh", "cluster-poststart.sh", "cluster-prestop.sh", "cluster-probe.sh"}
+	}
 	return []string{configKeyRedis, "lib.sh", "probe.sh", "redis-init.sh", "redis-prestop.sh"}
 }
 
@@ -142,15 +164,75 @@ func (w *confWriter) line(words ...string) {
 func (w *confWriter) blank()         { w.b.WriteByte('\n') }
 func (w *confWriter) String() string { return w.b.String() }
 
-// renderRedisConf renders the shared redis.conf.
+// renderRedisConf renders the shared redis.conf of sentinel mode.
 func renderRedisConf(in *instance) string {
 	spec := in.spec.Redis
 	w := &confWriter{}
 	w.comment(fmt.Sprintf("redis.conf of RedisHA %s/%s, rendered by function-redis-ha.", in.namespace, in.name))
 	w.comment("Each pod starts with a file written by redis-init.sh that includes this one and adds")
 	w.comment("the pod's own lines: replica-announce-ip, passwords and replicaof.")
+	writeRedisListener(w, in, "TLS only: clients, replication and Sentinel all use the TLS port.")
+	writeRedisData(w, in)
+
+	w.comment("Replication. A master that loses every replica for longer than")
+	w.comment(fmt.Sprintf("min-replicas-max-lag (%ds) refuses writes, so a master cut off by a partition", minReplicasMaxLagSeconds))
+	w.comment("stops accepting writes that the failover on the other side would throw away.")
+	w.line("min-replicas-to-write", strconv.Itoa(minReplicasToWrite(spec.Replicas)))
+	w.line("min-replicas-max-lag", strconv.Itoa(minReplicasMaxLagSeconds))
+	writeReplication(w)
+	w.comment("Start a full sync at once: after a failover the new master refuses writes")
+	w.comment("(min-replicas-to-write) until a replica has synced, so any delay here is write downtime.")
+	w.comment("Replicas are re-pointed one at a time (parallel-syncs 1), so there is nothing to batch.")
+	w.line("repl-diskless-sync-delay", "0")
+	writeExtraConfig(w, in)
+	return w.String()
+}
+
+// clusterNodeTimeoutMillis is cluster-node-timeout: how long a master may be unreachable
+// before its replica takes over, the same as sentinel mode's default downAfter.
+const clusterNodeTimeoutMillis = 5000
+
+// renderClusterRedisConf renders the shared redis.conf of cluster mode.
+func renderClusterRedisConf(in *instance) string {
+	w := &confWriter{}
+	w.comment(fmt.Sprintf("redis.conf of RedisHA %s/%s (cluster mode), rendered by function-redis-ha.", in.namespace, in.name))
+	w.comment("Each pod starts with a file written by cluster-init.sh that includes this one and adds")
+	w.comment("the pod's own lines: cluster-announce-hostname, cluster-announce-ip and passwords.")
+	writeRedisListener(w, in, "TLS only: clients, replication and the cluster bus all use TLS.")
 	if in.spec.TLS.Enabled {
-		w.comment("TLS only: clients, replication and Sentinel all use the TLS port.")
+		w.line("tls-cluster", "yes")
+	}
+	writeRedisData(w, in)
+
+	w.comment("Redis Cluster: every shard is a StatefulSet of a master and its replicas.")
+	w.line("cluster-enabled", "yes")
+	w.comment("In dir, on the data volume: the node keeps its ID, its shard and its peers across restarts.")
+	w.line("cluster-config-file", "nodes.conf")
+	w.comment("A master unreachable this long is failed over by one of its replicas.")
+	w.line("cluster-node-timeout", strconv.Itoa(clusterNodeTimeoutMillis))
+	w.comment("MOVED, ASK and CLUSTER SHARDS name nodes by host name: pod IPs change, host names do not.")
+	w.line("cluster-preferred-endpoint-type", "hostname")
+	w.comment("Replicas stay in their shard's StatefulSet, which its PodDisruptionBudget and")
+	w.comment("anti-affinity protect, instead of moving to a master that lost its own.")
+	w.line("cluster-allow-replica-migration", "no")
+	w.comment("A shard that is down stops only its own keys, not the whole cluster.")
+	w.line("cluster-require-full-coverage", "no")
+	w.blank()
+
+	w.comment("Replication. No min-replicas-to-write: with one replica per shard it would stop the")
+	w.comment("shard's writes whenever that replica restarts, and a master cut off from the majority of")
+	w.comment("masters stops accepting writes after cluster-node-timeout anyway.")
+	writeReplication(w)
+	w.comment("Start a full sync at once: until it is in sync, a replica cannot take over its master.")
+	w.line("repl-diskless-sync-delay", "0")
+	writeExtraConfig(w, in)
+	return w.String()
+}
+
+// writeRedisListener writes the port (or TLS port), protected mode and dir of redis.conf.
+func writeRedisListener(w *confWriter, in *instance, tlsComment string) {
+	if in.spec.TLS.Enabled {
+		w.comment(tlsComment)
 		w.line("port", "0")
 		w.line("tls-port", strconv.Itoa(redisPort))
 		writeTLSFiles(w)
@@ -164,7 +246,11 @@ func renderRedisConf(in *instance) string {
 	w.line("protected-mode", "no")
 	w.line("dir", dataDir)
 	w.blank()
+}
 
+// writeRedisData writes the persistence and memory settings of redis.conf.
+func writeRedisData(w *confWriter, in *instance) {
+	spec := in.spec.Redis
 	w.comment("Persistence: " + string(spec.Persistence.Mode) + ".")
 	switch spec.Persistence.Mode {
 	case v1alpha1.PersistenceAOF:
@@ -185,20 +271,18 @@ func renderRedisConf(in *instance) string {
 	w.line("maxmemory", strconv.FormatInt(in.parsed.Resources.MaxMemoryBytes, 10))
 	w.line("maxmemory-policy", string(spec.MaxMemoryPolicy))
 	w.blank()
+}
 
-	w.comment("Replication. A master that loses every replica for longer than")
-	w.comment(fmt.Sprintf("min-replicas-max-lag (%ds) refuses writes, so a master cut off by a partition", minReplicasMaxLagSeconds))
-	w.comment("stops accepting writes that the failover on the other side would throw away.")
-	w.line("min-replicas-to-write", strconv.Itoa(minReplicasToWrite(spec.Replicas)))
-	w.line("min-replicas-max-lag", strconv.Itoa(minReplicasMaxLagSeconds))
+// writeReplication writes the replica settings both modes share.
+func writeReplication(w *confWriter) {
 	w.line("replica-read-only", "yes")
 	w.line("replica-serve-stale-data", "yes")
 	w.line("repl-diskless-sync", "yes")
-	w.comment("Start a full sync at once: after a failover the new master refuses writes")
-	w.comment("(min-replicas-to-write) until a replica has synced, so any delay here is write downtime.")
-	w.comment("Replicas are re-pointed one at a time (parallel-syncs 1), so there is nothing to batch.")
-	w.line("repl-diskless-sync-delay", "0")
+}
 
+// writeExtraConfig writes the allow-listed spec.redis.config settings.
+func writeExtraConfig(w *confWriter, in *instance) {
+	spec := in.spec.Redis
 	if len(spec.Config) > 0 {
 		w.blank()
 		w.comment("Extra settings from spec.redis.config.")
@@ -211,7 +295,6 @@ func renderRedisConf(in *instance) string {
 			w.line(k, quoteConfValue(string(spec.Config[k])))
 		}
 	}
-	return w.String()
 }
 
 // minReplicasToWrite is the min-replicas-to-write guard: one replica must acknowledge. It is

@@ -1,6 +1,7 @@
 package function
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,6 +95,56 @@ func TestRenderRedisConf(t *testing.T) {
 	}
 }
 
+func TestRenderClusterRedisConf(t *testing.T) {
+	cluster := []string{
+		"cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 5000",
+		"cluster-preferred-endpoint-type hostname", "cluster-allow-replica-migration no", "cluster-require-full-coverage no",
+	}
+	cases := map[string]struct {
+		reason string
+		in     func(t *testing.T) *instance
+		want   [][]string // in order
+	}{
+		"Defaults": {
+			reason: "The sentinel mode's data settings, the cluster settings, and no min-replicas-to-write.",
+			in: func(t *testing.T) *instance {
+				return configInstance(t, func(s *v1alpha1.RedisHASpec) { s.Mode = v1alpha1.ModeCluster })
+			},
+			want: [][]string{
+				{"port 6379", "protected-mode no", "dir /data", "appendonly yes", "appendfsync everysec", `save ""`, "maxmemory 201326592", "maxmemory-policy noeviction"},
+				cluster,
+				{"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes", "repl-diskless-sync-delay 0"},
+			},
+		},
+		"TLSAndExtraSettings": {
+			reason: "The cluster bus uses TLS too; extra settings come last so they win.",
+			in: func(t *testing.T) *instance {
+				return configInstance(t, func(s *v1alpha1.RedisHASpec) {
+					s.Mode = v1alpha1.ModeCluster
+					s.Redis.Persistence.Mode = v1alpha1.PersistenceNone
+					s.TLS = v1alpha1.TLSSpec{Enabled: true, SecretName: "tls"}
+					s.Redis.Config = map[string]v1alpha1.RedisConfigValue{"timeout": "300"}
+				})
+			},
+			want: [][]string{
+				{"port 0", "tls-port 6379",
+					"tls-cert-file /etc/redis-ha/tls/tls.crt", "tls-key-file /etc/redis-ha/tls/tls.key", "tls-ca-cert-file /etc/redis-ha/tls/ca.crt",
+					"tls-replication yes", "tls-auth-clients no", "protected-mode no", "dir /data", "tls-cluster yes",
+					"appendonly no", `save ""`, "maxmemory 201326592", "maxmemory-policy noeviction"},
+				cluster,
+				{"replica-read-only yes", "replica-serve-stale-data yes", "repl-diskless-sync yes", "repl-diskless-sync-delay 0", "timeout 300"},
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(slices.Concat(tc.want...), confLines(renderClusterRedisConf(tc.in(t)))); diff != "" {
+				t.Errorf("%s\nrenderClusterRedisConf(...): -want, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
 func TestRenderSentinelConf(t *testing.T) {
 	cases := map[string]struct {
 		reason string
@@ -178,22 +229,44 @@ func TestConfigChecksum(t *testing.T) {
 }
 
 // TestConfigKeysCoverConfigMap guards the per-component checksums: every ConfigMap key must be
-// read by some component, or a change to it would roll no pod.
+// read by some component, or a change to it would roll no pod. The one exception is the
+// cluster Job's script, which the next Job run reads and which must not restart the cluster.
 func TestConfigKeysCoverConfigMap(t *testing.T) {
-	data, err := configData(configInstance(t, nil))
-	if err != nil {
-		t.Fatal(err)
+	cases := map[string]struct {
+		reason string
+		mode   v1alpha1.Mode
+		extra  func(in *instance) []string
+	}{
+		"Sentinel": {
+			reason: "Redis and Sentinel pods read every key between them.",
+			mode:   v1alpha1.ModeSentinel,
+			extra:  func(*instance) []string { return sentinelConfigKeys() },
+		},
+		"Cluster": {
+			reason: "The Redis pods read every key but the cluster Job's script; there is no sentinel.conf.",
+			mode:   v1alpha1.ModeCluster,
+			extra:  func(*instance) []string { return []string{"cluster-reconcile.sh"} },
+		},
 	}
-	covered := map[string]bool{}
-	for _, k := range append(redisConfigKeys(), sentinelConfigKeys()...) {
-		if _, ok := data[k]; !ok {
-			t.Errorf("checksum key %q is not in the ConfigMap", k)
-		}
-		covered[k] = true
-	}
-	for k := range data {
-		if !covered[k] {
-			t.Errorf("ConfigMap key %q is in no component's checksum", k)
-		}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			in := configInstance(t, func(s *v1alpha1.RedisHASpec) { s.Mode = tc.mode })
+			data, err := configData(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			covered := map[string]bool{}
+			for _, k := range append(redisConfigKeys(in), tc.extra(in)...) {
+				if _, ok := data[k]; !ok {
+					t.Errorf("%s\nchecksum key %q is not in the ConfigMap", tc.reason, k)
+				}
+				covered[k] = true
+			}
+			for k := range data {
+				if !covered[k] {
+					t.Errorf("%s\nConfigMap key %q is in no component's checksum", tc.reason, k)
+				}
+			}
+		})
 	}
 }

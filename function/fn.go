@@ -1,13 +1,16 @@
 // Package function is the redis-ha composition function. From one RedisHA (the Crossplane v2
 // namespaced XR) or XRedisHA (the legacy cluster XR behind RedisHAClaim) it composes a Redis
-// master with replicas, a Sentinel quorum and the redis-ha tunnel in front, with their
-// Services, Secrets, ConfigMap, PodDisruptionBudgets, NetworkPolicies and ServiceAccounts,
-// and reports readiness, status and conditions from what it observes.
+// master with replicas, a Sentinel quorum and the redis-ha tunnel in front (spec.mode:
+// sentinel), or a Redis Cluster of several shards, the Job that creates and grows it, and the
+// tunnel in front (spec.mode: cluster), with their Services, Secrets, ConfigMap,
+// PodDisruptionBudgets, NetworkPolicies and ServiceAccounts, and reports readiness, status and
+// conditions from what it observes.
 //
 // fn.go only orchestrates; each concern has its own file: secret.go (password and connection
 // Secrets), config.go (redis.conf, sentinel.conf and the pod scripts), redis.go, sentinel.go,
-// tunnel.go, services.go, policy.go (PDBs, NetworkPolicies, ServiceAccounts), metrics.go,
-// validate.go, ready.go and status.go. Render runs the same code in-process, without gRPC.
+// cluster.go (a cluster's shards), clusterjob.go (the cluster Job), tunnel.go, services.go,
+// policy.go (PDBs, NetworkPolicies, ServiceAccounts), metrics.go, validate.go, ready.go and
+// status.go. Render runs the same code in-process, without gRPC.
 package function
 
 import (
@@ -88,6 +91,10 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 	}
 
 	observed := observedSummaries(req)
+	if errs := validateObserved(in, observed); len(errs) > 0 {
+		response.Fatal(rsp, errors.Errorf("invalid %s %s: %s", xr.GetKind(), objectRef(xr), errs.ToAggregate().Error()))
+		return rsp, nil
+	}
 	desired, err := request.GetDesiredComposedResources(req)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot get desired composed resources"))
@@ -129,7 +136,7 @@ func (f *Function) RunFunction(_ context.Context, req *fnv1.RunFunctionRequest) 
 		return rsp, nil
 	}
 
-	counts := countObserved(observed)
+	counts := countObserved(in, c, observed)
 	dxr, err := request.GetDesiredCompositeResource(req)
 	if err != nil {
 		response.Fatal(rsp, errors.Wrap(err, "cannot get desired composite resource"))

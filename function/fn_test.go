@@ -117,6 +117,10 @@ func withReadyStatus(objs map[string]*unstructured.Unstructured) map[string]*uns
 				"updatedReplicas": replicas, "currentReplicas": replicas,
 				"currentRevision": "r-1", "updateRevision": "r-1",
 			}
+		case "Job":
+			u.Object["status"] = map[string]any{
+				"succeeded": int64(1), "conditions": []any{map[string]any{"type": "Complete", "status": "True"}},
+			}
 		case "Deployment":
 			u.Object["status"] = map[string]any{
 				"observedGeneration": int64(2), "replicas": replicas, "updatedReplicas": replicas,
@@ -194,6 +198,37 @@ func TestRunFunction(t *testing.T) {
 					cond(conditionRedisAvailable, true, reasonAvailable, "3 of 3 Redis pods ready", c),
 					cond(conditionSentinelQuorum, true, reasonAvailable, "3 of 3 Sentinels ready; a failover needs 2 (quorum 2, majority 2)", c),
 					cond(conditionTunnelAvailable, true, reasonAvailable, "2 of 2 tunnel pods available at cache-tunnel.default.svc:6379", c),
+				}}
+			}},
+		},
+		"ClusterAllObservedReady": {
+			reason: "A cluster whose shards are rolled out and whose cluster Job is complete is ready, with every shard counted in the status.",
+			args: args{req: func(t *testing.T) *fnv1.RunFunctionRequest {
+				return runRequest(t, readExample(t, "redisha-cluster.yaml"), withReadyStatus(goldenObjects(t, "redisha-cluster")))
+			}},
+			want: want{rsp: func(t *testing.T) *fnv1.RunFunctionResponse {
+				d := goldenState(t, "redisha-cluster")
+				d.Composite.Ready = fnv1.Ready_READY_TRUE
+				var job string
+				for name, r := range d.Resources {
+					r.Ready = fnv1.Ready_READY_TRUE
+					if strings.HasPrefix(name, clusterJobPrefix) {
+						job = r.GetResource().GetFields()["metadata"].GetStructValue().GetFields()["name"].GetStringValue()
+					}
+				}
+				st := d.Composite.Resource.Fields["status"].GetStructValue().Fields
+				st["redis"].GetStructValue().Fields["ready"] = structpb.NewNumberValue(6)
+				st["tunnel"].GetStructValue().Fields["ready"] = structpb.NewNumberValue(2)
+				cl := st["cluster"].GetStructValue().Fields
+				cl["readyShards"] = structpb.NewNumberValue(3)
+				for _, sh := range cl["shards"].GetListValue().GetValues() {
+					sh.GetStructValue().Fields["ready"] = structpb.NewNumberValue(2)
+				}
+				c := fnv1.Target_TARGET_COMPOSITE
+				return &fnv1.RunFunctionResponse{Meta: meta, Desired: d, Conditions: []*fnv1.Condition{
+					cond(conditionRedisAvailable, true, reasonAvailable, "3 of 3 shards have every pod ready (6 of 6 pods)", c),
+					cond(conditionClusterTopology, true, reasonApplied, "The cluster has 3 shards of 2 pods (Job "+job+" complete)", c),
+					cond(conditionTunnelAvailable, true, reasonAvailable, "2 of 2 tunnel pods available at carts-tunnel.default.svc:6379", c),
 				}}
 			}},
 		},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -53,6 +54,7 @@ func examples() map[string]example {
 				"data":     map[string]any{"password": "c2VjcmV0IHdpdGggInF1b3RlcyIgYW5kIHNwYWNlcw=="}, // secret with "quotes" and spaces
 			}},
 		},
+		"redisha-cluster": {file: "redisha-cluster.yaml", xr: func(t *testing.T) *unstructured.Unstructured { return readExample(t, "redisha-cluster.yaml") }},
 		"redisha-claim": {file: "redisha-claim.yaml", xr: func(t *testing.T) *unstructured.Unstructured {
 			return claimToXR(readExample(t, "redisha-claim.yaml"))
 		}},
@@ -172,6 +174,8 @@ func decodeStrict(u *unstructured.Unstructured) error {
 		into = &appsv1.StatefulSet{}
 	case "apps/v1/Deployment":
 		into = &appsv1.Deployment{}
+	case "batch/v1/Job":
+		into = &batchv1.Job{}
 	case "policy/v1/PodDisruptionBudget":
 		into = &policyv1.PodDisruptionBudget{}
 	case "networking.k8s.io/v1/NetworkPolicy":

@@ -25,6 +25,9 @@ const (
 	tunnelReadOnlyPort = 6380
 	tunnelMetricsPort  = 8080
 	exporterPort       = 9121
+	// clusterBusPort is the Redis Cluster bus of a cluster-mode node: the default, the client
+	// port + 10000.
+	clusterBusPort = redisPort + 10000
 )
 
 // masterName is the Sentinel master name. Every RedisHA has its own Sentinels, so one fixed
@@ -42,6 +45,9 @@ const (
 
 	// labelScrape marks the Services the ServiceMonitor selects.
 	labelScrape = "redisha.io/scrape"
+	// labelShard is the shard of a cluster-mode Redis pod: part of its StatefulSet's
+	// selector, and what its PodDisruptionBudget and anti-affinity select.
+	labelShard = "redisha.io/shard"
 
 	appName   = "redis-ha"
 	managedBy = "function-redis-ha"
@@ -55,6 +61,9 @@ const (
 	componentAuth     = "auth"
 	componentConfig   = "config"
 	componentMetrics  = "metrics"
+	// componentClusterJob is the Job that creates a cluster-mode RedisHA's cluster and adds
+	// its shards.
+	componentClusterJob = "cluster-job"
 )
 
 // Pod annotations that roll the pods when what they read at start changes.
@@ -90,6 +99,21 @@ const (
 	resourceServiceMonitor          resource.Name = "servicemonitor"
 )
 
+// Composition resource names of cluster mode that exist once per shard, or once per shape of
+// the cluster. A shard's names never change. The cluster Job's name carries a digest of its
+// pod template: a Job's template is immutable, so a changed Job is a new one, and the old one
+// is deleted when it leaves the desired state.
+func resourceShardStatefulSet(shard int32) resource.Name {
+	return resource.Name(fmt.Sprintf("redis-shard-%d-statefulset", shard))
+}
+
+func resourceShardPDB(shard int32) resource.Name {
+	return resource.Name(fmt.Sprintf("redis-shard-%d-pdb", shard))
+}
+
+// clusterJobPrefix starts the composition resource name of the cluster Job.
+const clusterJobPrefix = "cluster-job-"
+
 // requiredExistingSecret is the key under which the function asks Crossplane for the Secret
 // named by spec.auth.existingSecret.
 const requiredExistingSecret = "existing-password-secret"
@@ -110,6 +134,15 @@ type instance struct {
 	parsed      v1alpha1.Parsed
 	tunnelImage string
 }
+
+// cluster reports whether the instance is a Redis Cluster (spec.mode: cluster).
+func (in *instance) cluster() bool { return in.spec.Mode == v1alpha1.ModeCluster }
+
+// shards is the number of shards of a cluster-mode instance.
+func (in *instance) shards() int32 { return in.spec.Cluster.Shards }
+
+// podsPerShard is a shard's master and its replicas.
+func (in *instance) podsPerShard() int32 { return 1 + in.spec.Cluster.ReplicasPerShard }
 
 // specOf decodes the XR's spec into the typed spec. It works for RedisHA and XRedisHA alike,
 // because both share RedisHASpec.
@@ -149,6 +182,20 @@ func (in *instance) selector(component string) map[string]string {
 	}
 }
 
+// shardLabels returns the full label set of one shard's objects.
+func (in *instance) shardLabels(shard int32) map[string]string {
+	l := in.labels(componentRedis)
+	l[labelShard] = strconv.Itoa(int(shard))
+	return l
+}
+
+// shardSelector returns the labels that select the pods of one shard of a cluster.
+func (in *instance) shardSelector(shard int32) map[string]string {
+	s := in.selector(componentRedis)
+	s[labelShard] = strconv.Itoa(int(shard))
+	return s
+}
+
 // Object names. Each is derived from the instance name only, so they are stable.
 func (in *instance) redisName() string               { return in.name + "-redis" }
 func (in *instance) redisHeadlessName() string       { return in.name + "-redis-headless" }
@@ -165,6 +212,38 @@ func (in *instance) serviceDomain(svc string) string { return svc + "." + in.nam
 // redisHost is the per-pod DNS name of Redis pod i, through the headless Service.
 func (in *instance) redisHost(i int32) string {
 	return fmt.Sprintf("%s-%d.%s", in.redisName(), i, in.serviceDomain(in.redisHeadlessName()))
+}
+
+// shardName is the StatefulSet of one shard of a cluster.
+func (in *instance) shardName(shard int32) string { return fmt.Sprintf("%s-%d", in.redisName(), shard) }
+
+// shardHost is the per-pod DNS name of pod i of a shard, through the headless Service that
+// every shard's StatefulSet shares.
+func (in *instance) shardHost(shard, i int32) string {
+	return fmt.Sprintf("%s-%d.%s", in.shardName(shard), i, in.serviceDomain(in.redisHeadlessName()))
+}
+
+// clusterNodes lists every pod of a cluster as SHARD/HOST:PORT, shard by shard, the pod that
+// starts as the shard's master first: the REDIS_HA_CLUSTER_NODES of scripts/cluster-lib.sh.
+func (in *instance) clusterNodes() []string {
+	out := make([]string, 0, in.shards()*in.podsPerShard())
+	for k := range in.shards() {
+		for i := range in.podsPerShard() {
+			out = append(out, fmt.Sprintf("%d/%s:%d", k, in.shardHost(k, i), redisPort))
+		}
+	}
+	return out
+}
+
+// clusterAddrs lists host:port of every pod of a cluster, shard by shard.
+func (in *instance) clusterAddrs() []string {
+	out := make([]string, 0, in.shards()*in.podsPerShard())
+	for k := range in.shards() {
+		for i := range in.podsPerShard() {
+			out = append(out, in.shardHost(k, i)+":"+strconv.Itoa(redisPort))
+		}
+	}
+	return out
 }
 
 // sentinelHost is the per-pod DNS name of Sentinel pod i, through the headless Service.

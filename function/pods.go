@@ -26,13 +26,14 @@ const redisUID = 999
 // hostnameTopologyKey spreads pods of one component over nodes.
 const hostnameTopologyKey = "kubernetes.io/hostname"
 
-// podScheduling adds spec.scheduling to a pod template: anti-affinity between pods of one
-// component, topology spread, node selector, tolerations and priority class.
-func podScheduling(in *instance, component string, pod *corev1ac.PodSpecApplyConfiguration) {
+// podScheduling adds spec.scheduling to a pod template: anti-affinity between the pods
+// selector selects (one component, or one shard of a cluster), topology spread over them,
+// node selector, tolerations and priority class.
+func podScheduling(in *instance, selector map[string]string, pod *corev1ac.PodSpecApplyConfiguration) {
 	sched := in.spec.Scheduling
 	term := corev1ac.PodAffinityTerm().
 		WithTopologyKey(hostnameTopologyKey).
-		WithLabelSelector(metav1ac.LabelSelector().WithMatchLabels(in.selector(component)))
+		WithLabelSelector(metav1ac.LabelSelector().WithMatchLabels(selector))
 	anti := corev1ac.PodAntiAffinity()
 	if sched.AntiAffinity == v1alpha1.AntiAffinityHard {
 		anti.WithRequiredDuringSchedulingIgnoredDuringExecution(term)
@@ -47,8 +48,15 @@ func podScheduling(in *instance, component string, pod *corev1ac.PodSpecApplyCon
 			WithMaxSkew(ts.MaxSkew).
 			WithTopologyKey(ts.TopologyKey).
 			WithWhenUnsatisfiable(ts.WhenUnsatisfiable).
-			WithLabelSelector(metav1ac.LabelSelector().WithMatchLabels(in.selector(component))))
+			WithLabelSelector(metav1ac.LabelSelector().WithMatchLabels(selector)))
 	}
+	podPlacement(in, pod)
+}
+
+// podPlacement adds the node selector, tolerations and priority class of spec.scheduling to a
+// pod template: all a pod without siblings to spread from (the cluster Job) needs.
+func podPlacement(in *instance, pod *corev1ac.PodSpecApplyConfiguration) {
+	sched := in.spec.Scheduling
 	if len(sched.NodeSelector) > 0 {
 		pod.WithNodeSelector(sched.NodeSelector)
 	}
@@ -124,6 +132,14 @@ func scriptEnv(in *instance, headless string, port int, c credentials) []*corev1
 		corev1ac.EnvVar().WithName("REDIS_HA_MASTER_NAME").WithValue(masterName),
 		corev1ac.EnvVar().WithName("REDIS_HA_SENTINELS").WithValue(joinAddrs(in.sentinelAddrs())),
 		corev1ac.EnvVar().WithName("REDIS_HA_REDIS_NODES").WithValue(joinAddrs(in.redisAddrs())),
+	}
+	return append(env, cliEnv(in, c)...)
+}
+
+// cliEnv is how the pod scripts run redis-cli (or valkey-cli): the program, its TLS words and
+// the password.
+func cliEnv(in *instance, c credentials) []*corev1ac.EnvVarApplyConfiguration {
+	env := []*corev1ac.EnvVarApplyConfiguration{
 		corev1ac.EnvVar().WithName("REDIS_HA_CLI").WithValue(in.serverBinary("cli")),
 	}
 	if in.spec.TLS.Enabled {
@@ -153,10 +169,10 @@ func initContainer(in *instance, script string, env []*corev1ac.EnvVarApplyConfi
 		WithSecurityContext(restrictedContainerSecurity())
 }
 
-// execProbe runs probe.sh with one check.
-func execProbe(kind string, initialDelay, period, failures int32) *corev1ac.ProbeApplyConfiguration {
+// execProbe runs one check of a probe script (probe.sh or cluster-probe.sh).
+func execProbe(script, kind string, initialDelay, period, failures int32) *corev1ac.ProbeApplyConfiguration {
 	p := corev1ac.Probe().
-		WithExec(corev1ac.ExecAction().WithCommand("sh", configDir+"/probe.sh", kind)).
+		WithExec(corev1ac.ExecAction().WithCommand("sh", configDir+"/"+script, kind)).
 		WithPeriodSeconds(period).
 		WithTimeoutSeconds(5).
 		WithFailureThreshold(failures)

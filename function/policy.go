@@ -17,7 +17,7 @@ import (
 // composeRedisPDB lets voluntary disruptions (drains, upgrades) take one Redis pod at a time,
 // so a master always keeps a replica to fail over to.
 func composeRedisPDB(in *instance) (*unstructured.Unstructured, error) {
-	return pdbMaxUnavailable(in, in.redisName(), componentRedis, 1)
+	return pdbMaxUnavailable(in, in.redisName(), in.labels(componentRedis), in.selector(componentRedis), 1)
 }
 
 // composeSentinelPDB keeps a majority of Sentinels up during voluntary disruptions: a failover
@@ -35,15 +35,16 @@ func composeSentinelPDB(in *instance) (*unstructured.Unstructured, error) {
 // that still allows the eviction: blocking node drains forever would be worse than the short
 // gap, and spec.tunnel.replicas above 1 avoids it.
 func composeTunnelPDB(in *instance) (*unstructured.Unstructured, error) {
-	return pdbMaxUnavailable(in, in.tunnelName(), componentTunnel, 1)
+	return pdbMaxUnavailable(in, in.tunnelName(), in.labels(componentTunnel), in.selector(componentTunnel), 1)
 }
 
-func pdbMaxUnavailable(in *instance, name, component string, n int32) (*unstructured.Unstructured, error) {
+// pdbMaxUnavailable is a PodDisruptionBudget that lets n of the selected pods be disrupted.
+func pdbMaxUnavailable(in *instance, name string, labels, selector map[string]string, n int32) (*unstructured.Unstructured, error) {
 	pdb := policyv1ac.PodDisruptionBudget(name, in.namespace).
-		WithLabels(in.labels(component)).
+		WithLabels(labels).
 		WithSpec(policyv1ac.PodDisruptionBudgetSpec().
 			WithMaxUnavailable(intstr.FromInt32(n)).
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(in.selector(component))))
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(selector)))
 	return toUnstructured(pdb)
 }
 
@@ -65,6 +66,8 @@ func composeServiceAccount(in *instance, name, component string) (*unstructured.
 //	          namespace); 8080 (metrics) from anywhere when metrics are enabled
 //	redis     6379 from Redis (replication), Sentinel (monitoring) and tunnel pods;
 //	          9121 (exporter) from anywhere when metrics are enabled
+//	          cluster mode: 6379 from Redis (replication, the pod scripts), tunnel and cluster
+//	          Job pods; 16379 (cluster bus) from Redis pods
 //	sentinel  26379 from Sentinel (gossip), Redis (init and preStop scripts) and tunnel pods
 //
 // Metrics ports are open to all sources because the Prometheus of a cluster can be anywhere;
@@ -99,12 +102,22 @@ func composeTunnelNetworkPolicy(in *instance) (*unstructured.Unstructured, error
 	return networkPolicy(in, in.tunnelName(), componentTunnel, rules)
 }
 
-// composeRedisNetworkPolicy admits replication, Sentinel and the tunnel to Redis.
+// composeRedisNetworkPolicy admits replication, Sentinel and the tunnel to Redis; in cluster
+// mode the cluster Job instead of Sentinel, and the cluster bus between the Redis pods.
 func composeRedisNetworkPolicy(in *instance) (*unstructured.Unstructured, error) {
-	rules := []*networkingv1ac.NetworkPolicyIngressRuleApplyConfiguration{
-		networkingv1ac.NetworkPolicyIngressRule().
+	var rules []*networkingv1ac.NetworkPolicyIngressRuleApplyConfiguration
+	if in.cluster() {
+		rules = append(rules,
+			networkingv1ac.NetworkPolicyIngressRule().
+				WithPorts(policyPort(redisPort)).
+				WithFrom(componentPeer(in, componentRedis), componentPeer(in, componentTunnel), componentPeer(in, componentClusterJob)),
+			networkingv1ac.NetworkPolicyIngressRule().
+				WithPorts(policyPort(clusterBusPort)).
+				WithFrom(componentPeer(in, componentRedis)))
+	} else {
+		rules = append(rules, networkingv1ac.NetworkPolicyIngressRule().
 			WithPorts(policyPort(redisPort)).
-			WithFrom(componentPeer(in, componentRedis), componentPeer(in, componentSentinel), componentPeer(in, componentTunnel)),
+			WithFrom(componentPeer(in, componentRedis), componentPeer(in, componentSentinel), componentPeer(in, componentTunnel)))
 	}
 	if in.spec.Metrics.Enabled {
 		rules = append(rules, networkingv1ac.NetworkPolicyIngressRule().WithPorts(policyPort(exporterPort)))

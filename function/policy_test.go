@@ -3,11 +3,13 @@ package function
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
@@ -53,19 +55,66 @@ func TestTunnelNetworkPolicyPeers(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			u, err := composeTunnelNetworkPolicy(tc.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var np networkingv1.NetworkPolicy
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &np); err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tc.want, np.Spec.Ingress); diff != "" {
+			if diff := cmp.Diff(tc.want, ingressOf(t, composeTunnelNetworkPolicy, tc.in)); diff != "" {
 				t.Errorf("%s\ncomposeTunnelNetworkPolicy(...): -want ingress, +got:\n%s", tc.reason, diff)
 			}
 		})
 	}
+}
+
+// TestRedisNetworkPolicy checks who may reach the Redis pods, on which ports.
+func TestRedisNetworkPolicy(t *testing.T) {
+	peer := func(component string) networkingv1.NetworkPolicyPeer {
+		return networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
+			labelName: appName, labelInstance: "cache", labelComponent: component,
+		}}}
+	}
+	cases := map[string]struct {
+		reason string
+		in     *instance
+		want   []networkingv1.NetworkPolicyIngressRule
+	}{
+		"Sentinel": {
+			reason: "Replication, Sentinel and the tunnel reach 6379.",
+			in:     testInstance(nil),
+			want: []networkingv1.NetworkPolicyIngressRule{
+				{Ports: []networkingv1.NetworkPolicyPort{tcpPort(6379)}, From: []networkingv1.NetworkPolicyPeer{peer(componentRedis), peer(componentSentinel), peer(componentTunnel)}},
+			},
+		},
+		"ClusterWithMetrics": {
+			reason: "Redis pods, the tunnel and the cluster Job reach 6379; only Redis pods the cluster bus 16379; the exporter port is open.",
+			in: testInstance(func(s *v1alpha1.RedisHASpec) {
+				s.Mode = v1alpha1.ModeCluster
+				s.Metrics.Enabled = true
+			}),
+			want: []networkingv1.NetworkPolicyIngressRule{
+				{Ports: []networkingv1.NetworkPolicyPort{tcpPort(6379)}, From: []networkingv1.NetworkPolicyPeer{peer(componentRedis), peer(componentTunnel), peer(componentClusterJob)}},
+				{Ports: []networkingv1.NetworkPolicyPort{tcpPort(16379)}, From: []networkingv1.NetworkPolicyPeer{peer(componentRedis)}},
+				{Ports: []networkingv1.NetworkPolicyPort{tcpPort(9121)}},
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, ingressOf(t, composeRedisNetworkPolicy, tc.in)); diff != "" {
+				t.Errorf("%s\ncomposeRedisNetworkPolicy(...): -want ingress, +got:\n%s", tc.reason, diff)
+			}
+		})
+	}
+}
+
+// ingressOf composes a NetworkPolicy and returns its ingress rules.
+func ingressOf(t *testing.T, compose func(*instance) (*unstructured.Unstructured, error), in *instance) []networkingv1.NetworkPolicyIngressRule {
+	t.Helper()
+	u, err := compose(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var np networkingv1.NetworkPolicy
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &np); err != nil {
+		t.Fatal(err)
+	}
+	return np.Spec.Ingress
 }
 
 func tcpPort(p int32) networkingv1.NetworkPolicyPort {
@@ -88,6 +137,10 @@ func TestComposedSet(t *testing.T) {
 		"tunnel-deployment", "tunnel-pdb", "tunnel-service", "tunnel-serviceaccount",
 	}
 	policies := []string{"redis-networkpolicy", "sentinel-networkpolicy", "tunnel-networkpolicy"}
+	clusterAlways := []string{
+		"config", "connection-secret", "redis-headless-service", "redis-serviceaccount",
+		"tunnel-deployment", "tunnel-pdb", "tunnel-service", "tunnel-serviceaccount",
+	}
 	cases := map[string]struct {
 		reason string
 		spec   func(*v1alpha1.RedisHASpec)
@@ -115,6 +168,26 @@ func TestComposedSet(t *testing.T) {
 			},
 			want: sorted(always, policies, []string{"servicemonitor", "tunnel-metrics-service", "tunnel-readonly-service"}),
 		},
+		"Cluster": {
+			reason: "Cluster mode: a StatefulSet and a PDB per shard, the cluster Job (named by shape and digest), no Sentinel objects and no read-only Service.",
+			spec:   func(s *v1alpha1.RedisHASpec) { s.Mode = v1alpha1.ModeCluster },
+			want: sorted(clusterAlways, []string{"password-secret", "redis-networkpolicy", "tunnel-networkpolicy"},
+				[]string{"cluster-job-3x1-*", "redis-shard-0-pdb", "redis-shard-0-statefulset", "redis-shard-1-pdb", "redis-shard-1-statefulset", "redis-shard-2-pdb", "redis-shard-2-statefulset"}),
+		},
+		"ClusterFiveShardsMinimal": {
+			reason: "Five shards of three pods; without auth and NetworkPolicies; with the ServiceMonitor.",
+			spec: func(s *v1alpha1.RedisHASpec) {
+				s.Mode = v1alpha1.ModeCluster
+				s.Cluster = &v1alpha1.ClusterSpec{Shards: 5, ReplicasPerShard: 2}
+				s.Auth.Enabled = ptr.To(false)
+				s.NetworkPolicy.Enabled = ptr.To(false)
+				s.Metrics.Enabled = true
+				s.Metrics.ServiceMonitor.Enabled = true
+			},
+			want: sorted(clusterAlways, []string{"servicemonitor", "tunnel-metrics-service", "cluster-job-5x2-*"},
+				[]string{"redis-shard-0-pdb", "redis-shard-0-statefulset", "redis-shard-1-pdb", "redis-shard-1-statefulset", "redis-shard-2-pdb", "redis-shard-2-statefulset",
+					"redis-shard-3-pdb", "redis-shard-3-statefulset", "redis-shard-4-pdb", "redis-shard-4-statefulset"}),
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -129,7 +202,12 @@ func TestComposedSet(t *testing.T) {
 			}
 			var got []string
 			for _, n := range slices.Sorted(maps.Keys(c.objects)) {
-				got = append(got, string(n))
+				name := string(n)
+				if strings.HasPrefix(name, clusterJobPrefix) {
+					// The digest is clusterjob_test.go's concern.
+					name = name[:strings.LastIndex(name, "-")] + "-*"
+				}
+				got = append(got, name)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("%s\ncomposeAll(...): -want resources, +got:\n%s", tc.reason, diff)

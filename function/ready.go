@@ -2,6 +2,7 @@ package function
 
 import (
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -13,13 +14,15 @@ type readinessCheck func(observed *unstructured.Unstructured) bool
 
 // readinessCheckFor returns the check of a composed object's kind. Kinds without a status to
 // wait for (Secrets, ConfigMaps, Services, PDBs, NetworkPolicies, ServiceAccounts,
-// ServiceMonitors) are ready as soon as they exist.
+// ServiceMonitors) are ready as soon as they exist; a Job (the cluster Job) once complete.
 func readinessCheckFor(apiVersion, kind string) readinessCheck {
 	switch {
 	case apiVersion == "apps/v1" && kind == "StatefulSet":
 		return statefulSetReady
 	case apiVersion == "apps/v1" && kind == "Deployment":
 		return deploymentReady
+	case apiVersion == "batch/v1" && kind == "Job":
+		return jobComplete
 	default:
 		return func(*unstructured.Unstructured) bool { return true }
 	}
@@ -50,11 +53,26 @@ func deploymentReady(observed *unstructured.Unstructured) bool {
 
 // deploymentAvailable reports the Deployment's Available condition.
 func deploymentAvailable(observed *unstructured.Unstructured) bool {
+	return conditionTrue(observed, string(appsv1.DeploymentAvailable))
+}
+
+// jobComplete: the Job (the cluster Job) has run to the end: its Complete condition is true.
+func jobComplete(observed *unstructured.Unstructured) bool {
+	return conditionTrue(observed, string(batchv1.JobComplete))
+}
+
+// jobFailed: the Job gave up, its retries used up: its Failed condition is true.
+func jobFailed(observed *unstructured.Unstructured) bool {
+	return conditionTrue(observed, string(batchv1.JobFailed))
+}
+
+// conditionTrue reports whether an observed object's status condition of type typ is true.
+func conditionTrue(observed *unstructured.Unstructured, typ string) bool {
 	conds, _, _ := unstructured.NestedFieldNoCopy(observed.Object, "status", "conditions")
 	list, _ := conds.([]any)
 	for _, c := range list {
 		m, _ := c.(map[string]any)
-		if m["type"] == string(appsv1.DeploymentAvailable) {
+		if m["type"] == typ {
 			return m["status"] == string(corev1.ConditionTrue)
 		}
 	}

@@ -32,6 +32,14 @@ func deployment(generation int64, replicas int64, status map[string]any) map[str
 	}
 }
 
+func job(status map[string]any) map[string]any {
+	return map[string]any{
+		"apiVersion": "batch/v1", "kind": "Job",
+		"metadata": map[string]any{"name": "j", "generation": int64(1)},
+		"status":   status,
+	}
+}
+
 func TestSetReadiness(t *testing.T) {
 	rolledOut := map[string]any{"observedGeneration": int64(2), "readyReplicas": int64(3), "updatedReplicas": int64(3), "currentReplicas": int64(3), "currentRevision": "a", "updateRevision": "a"}
 	available := map[string]any{"observedGeneration": int64(2), "updatedReplicas": int64(2), "availableReplicas": int64(2),
@@ -112,6 +120,25 @@ func TestSetReadiness(t *testing.T) {
 					"conditions": []any{map[string]any{"type": "Available", "status": "False"}}})},
 			},
 			want: want{ready: map[resource.Name]resource.Ready{"d": resource.ReadyFalse}},
+		},
+		"JobComplete": {
+			reason: "The cluster Job is ready once its Complete condition is true.",
+			args: args{
+				desired:  map[resource.Name]resource.Ready{"j": resource.ReadyUnspecified},
+				observed: map[resource.Name]map[string]any{"j": job(map[string]any{"succeeded": int64(1), "conditions": []any{map[string]any{"type": "Complete", "status": "True"}}})},
+			},
+			want: want{ready: map[resource.Name]resource.Ready{"j": resource.ReadyTrue}, all: true},
+		},
+		"JobRunningOrFailed": {
+			reason: "A Job still running, or one that gave up, is not ready.",
+			args: args{
+				desired: map[resource.Name]resource.Ready{"running": resource.ReadyUnspecified, "failed": resource.ReadyUnspecified},
+				observed: map[resource.Name]map[string]any{
+					"running": job(map[string]any{"active": int64(1)}),
+					"failed":  job(map[string]any{"failed": int64(11), "conditions": []any{map[string]any{"type": "Failed", "status": "True"}}}),
+				},
+			},
+			want: want{ready: map[resource.Name]resource.Ready{"running": resource.ReadyFalse, "failed": resource.ReadyFalse}},
 		},
 		"EarlierStepWins": {
 			reason: "A readiness an earlier pipeline step set is never overridden, either way.",

@@ -27,15 +27,110 @@ type podSettings struct {
 // Sentinels may name pod 2 the master, and pod 0, waiting as its replica, would never become
 // ready, so an ordered start would never start pod 2.
 func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstructured, error) {
-	spec := in.spec.Redis
-	c := ps.credentials
-	env := append(scriptEnv(in, in.redisHeadlessName(), redisPort, c),
+	env := append(scriptEnv(in, in.redisHeadlessName(), redisPort, ps.credentials),
 		corev1ac.EnvVar().WithName("REDIS_HA_BASE_CONF").WithValue(configDir+"/"+configKeyRedis),
 		corev1ac.EnvVar().WithName("REDIS_HA_CONF").WithValue(runDir+"/redis.conf"),
 		corev1ac.EnvVar().WithName("REDIS_HA_DATA_DIR").WithValue(dataDir),
 		// Long enough for the Sentinels to notice this pod is gone and promote a replica.
 		corev1ac.EnvVar().WithName("REDIS_HA_FAILOVER_WAIT").WithValue(strconv.FormatInt(int64((in.parsed.DownAfter*2).Seconds())+10, 10)),
 	)
+	w := redisWorkload{
+		name: in.redisName(), labels: in.labels(componentRedis), selector: in.selector(componentRedis),
+		replicas: in.spec.Redis.Replicas, initScript: "redis-init.sh", env: env,
+	}
+	return composeRedisWorkload(in, ps, w, func(redis *corev1ac.ContainerApplyConfiguration) {
+		redis.
+			WithPorts(corev1ac.ContainerPort().WithName("redis").WithContainerPort(redisPort).WithProtocol(corev1.ProtocolTCP)).
+			// Loading a large AOF takes a while: the startup probe gives it up to 10 minutes
+			// before liveness may restart the pod.
+			WithStartupProbe(execProbe("probe.sh", "redis-live", 2, 5, 120)).
+			WithLivenessProbe(execProbe("probe.sh", "redis-live", 0, 10, 3)).
+			WithReadinessProbe(execProbe("probe.sh", "redis-ready", 0, 5, 2)).
+			WithLifecycle(corev1ac.Lifecycle().WithPreStop(corev1ac.LifecycleHandler().
+				WithExec(corev1ac.ExecAction().WithCommand("sh", configDir+"/redis-prestop.sh"))))
+	})
+}
+
+// redisWorkload is what tells the Redis StatefulSets of the two modes apart: sentinel mode's
+// one, and cluster mode's one per shard.
+type redisWorkload struct {
+	name             string
+	labels, selector map[string]string
+	replicas         int32
+	// initScript is the init container's script, which reads env as the main container does.
+	initScript string
+	env        []*corev1ac.EnvVarApplyConfiguration
+}
+
+// composeRedisWorkload is a Redis StatefulSet: the redis container (finished by mode with its
+// ports, probes and hooks), its init container, the exporter sidecar, scheduling, and the data
+// volume claim. Pods start in parallel in both modes (see the composers).
+func composeRedisWorkload(in *instance, ps podSettings, w redisWorkload, finish func(*corev1ac.ContainerApplyConfiguration)) (*unstructured.Unstructured, error) {
+	spec := in.spec.Redis
+	c := ps.credentials
+	mounts, volumes := redisVolumes(in)
+	redis := corev1ac.Container().
+		WithName("redis").
+		WithImage(spec.Image.Image()).
+		WithCommand(in.serverBinary("server"), runDir+"/redis.conf").
+		WithEnv(w.env...).
+		WithVolumeMounts(mounts...).
+		WithResources(resourceRequirements(in.parsed.Resources.Redis)).
+		WithSecurityContext(restrictedContainerSecurity())
+	finish(redis)
+
+	pod := corev1ac.PodSpec().
+		WithServiceAccountName(in.redisName()).
+		WithAutomountServiceAccountToken(false).
+		WithSecurityContext(restrictedPodSecurity(redisUID)).
+		// The preStop failover may take up to 20s; the rest is for a final AOF flush.
+		WithTerminationGracePeriodSeconds(60).
+		WithInitContainers(initContainer(in, w.initScript, w.env, mounts)).
+		WithContainers(redis).
+		WithVolumes(volumes...)
+	if in.spec.Metrics.Enabled {
+		pod.WithContainers(exporterContainer(in, c))
+	}
+	podScheduling(in, w.selector, pod)
+
+	sts := appsv1ac.StatefulSet(w.name, in.namespace).
+		WithLabels(w.labels).
+		WithSpec(appsv1ac.StatefulSetSpec().
+			WithReplicas(w.replicas).
+			WithServiceName(in.redisHeadlessName()).
+			WithPodManagementPolicy(appsv1.ParallelPodManagement).
+			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(appsv1.RollingUpdateStatefulSetStrategyType)).
+			WithSelector(metav1ac.LabelSelector().WithMatchLabels(w.selector)).
+			WithTemplate(corev1ac.PodTemplateSpec().
+				WithLabels(w.labels).
+				WithAnnotations(podAnnotations(ps.redisConfigSum, c, ps.observedAuthSum)).
+				WithSpec(pod)))
+	if spec.Persistence.Persistent() {
+		sts.Spec.WithVolumeClaimTemplates(dataVolumeClaim(in, w.selector))
+	}
+	return toUnstructured(sts)
+}
+
+// dataVolumeClaim is the volume claim template of a Redis StatefulSet's data volume
+// (persistence aof or rdb).
+func dataVolumeClaim(in *instance, labels map[string]string) *corev1ac.PersistentVolumeClaimApplyConfiguration {
+	pvc := corev1ac.PersistentVolumeClaimSpec().
+		WithAccessModes(corev1.ReadWriteOnce).
+		WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: in.parsed.StorageSize}))
+	if sc := in.spec.Redis.Persistence.Storage.StorageClassName; sc != "" {
+		pvc.WithStorageClassName(sc)
+	}
+	// Not corev1ac.PersistentVolumeClaim: that also sets an empty namespace (and a kind),
+	// which the template does not take.
+	claim := &corev1ac.PersistentVolumeClaimApplyConfiguration{}
+	return claim.WithName(volumeData).WithLabels(labels).WithSpec(pvc)
+}
+
+// redisVolumes are the mounts and volumes of a Redis container (and its init container): the
+// configuration contract, the in-memory directory the init script writes the final config
+// to, the data volume (an emptyDir without persistence; else the volume claim template) and
+// the TLS Secret.
+func redisVolumes(in *instance) ([]*corev1ac.VolumeMountApplyConfiguration, []*corev1ac.VolumeApplyConfiguration) {
 	mounts := []*corev1ac.VolumeMountApplyConfiguration{
 		mount(volumeConfig, configDir, true),
 		mount(volumeRun, runDir, false),
@@ -46,66 +141,8 @@ func composeRedisStatefulSet(in *instance, ps podSettings) (*unstructured.Unstru
 		mounts = append(mounts, mount(volumeTLS, tlsDir, true))
 		volumes = append(volumes, tlsVolume(in))
 	}
-	if !spec.Persistence.Persistent() {
+	if !in.spec.Redis.Persistence.Persistent() {
 		volumes = append(volumes, corev1ac.Volume().WithName(volumeData).WithEmptyDir(corev1ac.EmptyDirVolumeSource()))
 	}
-
-	redis := corev1ac.Container().
-		WithName("redis").
-		WithImage(spec.Image.Image()).
-		WithCommand(in.serverBinary("server"), runDir+"/redis.conf").
-		WithEnv(env...).
-		WithPorts(corev1ac.ContainerPort().WithName("redis").WithContainerPort(redisPort).WithProtocol(corev1.ProtocolTCP)).
-		WithVolumeMounts(mounts...).
-		WithResources(resourceRequirements(in.parsed.Resources.Redis)).
-		WithSecurityContext(restrictedContainerSecurity()).
-		// Loading a large AOF takes a while: the startup probe gives it up to 10 minutes
-		// before liveness may restart the pod.
-		WithStartupProbe(execProbe("redis-live", 2, 5, 120)).
-		WithLivenessProbe(execProbe("redis-live", 0, 10, 3)).
-		WithReadinessProbe(execProbe("redis-ready", 0, 5, 2)).
-		WithLifecycle(corev1ac.Lifecycle().WithPreStop(corev1ac.LifecycleHandler().
-			WithExec(corev1ac.ExecAction().WithCommand("sh", configDir+"/redis-prestop.sh"))))
-
-	pod := corev1ac.PodSpec().
-		WithServiceAccountName(in.redisName()).
-		WithAutomountServiceAccountToken(false).
-		WithSecurityContext(restrictedPodSecurity(redisUID)).
-		// The preStop failover may take up to 20s; the rest is for a final AOF flush.
-		WithTerminationGracePeriodSeconds(60).
-		WithInitContainers(initContainer(in, "redis-init.sh", env, mounts)).
-		WithContainers(redis).
-		WithVolumes(volumes...)
-	if in.spec.Metrics.Enabled {
-		pod.WithContainers(exporterContainer(in, c))
-	}
-	podScheduling(in, componentRedis, pod)
-
-	sts := appsv1ac.StatefulSet(in.redisName(), in.namespace).
-		WithLabels(in.labels(componentRedis)).
-		WithSpec(appsv1ac.StatefulSetSpec().
-			WithReplicas(spec.Replicas).
-			WithServiceName(in.redisHeadlessName()).
-			WithPodManagementPolicy(appsv1.ParallelPodManagement).
-			WithUpdateStrategy(appsv1ac.StatefulSetUpdateStrategy().WithType(appsv1.RollingUpdateStatefulSetStrategyType)).
-			WithSelector(metav1ac.LabelSelector().WithMatchLabels(in.selector(componentRedis))).
-			WithTemplate(corev1ac.PodTemplateSpec().
-				WithLabels(in.labels(componentRedis)).
-				WithAnnotations(podAnnotations(ps.redisConfigSum, c, ps.observedAuthSum)).
-				WithSpec(pod)))
-	if spec.Persistence.Persistent() {
-		pvc := corev1ac.PersistentVolumeClaimSpec().
-			WithAccessModes(corev1.ReadWriteOnce).
-			WithResources(corev1ac.VolumeResourceRequirements().WithRequests(corev1.ResourceList{corev1.ResourceStorage: in.parsed.StorageSize}))
-		if sc := spec.Persistence.Storage.StorageClassName; sc != "" {
-			pvc.WithStorageClassName(sc)
-		}
-		// Not corev1ac.PersistentVolumeClaim: that also sets an empty namespace (and a kind),
-		// which the template does not take.
-		claim := &corev1ac.PersistentVolumeClaimApplyConfiguration{}
-		sts.Spec.WithVolumeClaimTemplates(claim.WithName(volumeData).
-			WithLabels(in.selector(componentRedis)).
-			WithSpec(pvc))
-	}
-	return toUnstructured(sts)
+	return mounts, volumes
 }

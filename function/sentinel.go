@@ -38,8 +38,8 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 		WithVolumeMounts(mounts...).
 		WithResources(resourceRequirements(in.parsed.Resources.Sentinel)).
 		WithSecurityContext(restrictedContainerSecurity()).
-		WithLivenessProbe(execProbe("sentinel-live", 5, 10, 3)).
-		WithReadinessProbe(execProbe("sentinel-ready", 2, 5, 2))
+		WithLivenessProbe(execProbe("probe.sh", "sentinel-live", 5, 10, 3)).
+		WithReadinessProbe(execProbe("probe.sh", "sentinel-ready", 2, 5, 2))
 
 	pod := corev1ac.PodSpec().
 		WithServiceAccountName(in.sentinelName()).
@@ -48,7 +48,7 @@ func composeSentinelStatefulSet(in *instance, ps podSettings) (*unstructured.Uns
 		WithInitContainers(initContainer(in, "sentinel-init.sh", env, mounts)).
 		WithContainers(sentinel).
 		WithVolumes(volumes...)
-	podScheduling(in, componentSentinel, pod)
+	podScheduling(in, in.selector(componentSentinel), pod)
 
 	sts := appsv1ac.StatefulSet(in.sentinelName(), in.namespace).
 		WithLabels(in.labels(componentSentinel)).

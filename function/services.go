@@ -9,10 +9,15 @@ import (
 // composeRedisHeadlessService gives every Redis pod a stable DNS name
 // (<pod>.<name>-redis-headless.<ns>.svc), which is what Redis announces and Sentinel
 // monitors. Not-ready pods are published too: a replica that is still syncing, or a pod whose
-// init container asks the others who is master, must be reachable by name.
+// init container asks the others who is master, must be reachable by name. In cluster mode
+// it is every shard's (each shard's StatefulSet names it), and a node is not ready before the
+// cluster exists, which the cluster Job must reach the nodes to create.
 func composeRedisHeadlessService(in *instance) (*unstructured.Unstructured, error) {
 	labels := in.labels(componentRedis)
 	ports := []*corev1ac.ServicePortApplyConfiguration{servicePort("redis", redisPort, "redis")}
+	if in.cluster() {
+		ports = append(ports, servicePort("cluster-bus", clusterBusPort, "cluster-bus"))
+	}
 	if in.spec.Metrics.Enabled {
 		labels[labelScrape] = "true"
 		ports = append(ports, servicePort(metricsPortName, exporterPort, metricsPortName))

@@ -34,11 +34,21 @@ func DefaultTunnelImage() string {
 
 // tunnelArgs is the tunnel command line, per the flag contract of redis-ha-tunnel: Sentinels
 // by per-pod DNS name (re-resolved on every dial), one listener for the master and, when
-// enabled, one for the replicas. Passwords come from the environment, never from flags.
+// enabled, one for the replicas. In cluster mode: every Redis pod as a seed of the slot map
+// (--cluster; any one that answers will do) and the one listener (--listen). Passwords come
+// from the environment, never from flags.
 func tunnelArgs(in *instance) []string {
-	args := []string{
-		"--sentinels=" + strings.Join(in.sentinelAddrs(), ","),
-		"--master=" + masterName + "=:" + strconv.Itoa(tunnelPort),
+	var args []string
+	if in.cluster() {
+		args = []string{
+			"--cluster=" + strings.Join(in.clusterAddrs(), ","),
+			"--listen=:" + strconv.Itoa(tunnelPort),
+		}
+	} else {
+		args = []string{
+			"--sentinels=" + strings.Join(in.sentinelAddrs(), ","),
+			"--master=" + masterName + "=:" + strconv.Itoa(tunnelPort),
+		}
 	}
 	if in.spec.Tunnel.ReadOnlyEndpointEnabled() {
 		args = append(args, "--replicas="+masterName+"=:"+strconv.Itoa(tunnelReadOnlyPort))
@@ -73,9 +83,10 @@ func composeTunnelDeployment(in *instance, ps podSettings) (*unstructured.Unstru
 
 	var env []*corev1ac.EnvVarApplyConfiguration
 	if c.enabled {
-		env = append(env,
-			passwordEnv("REDIS_HA_TUNNEL_REDIS_PASSWORD", c),
-			passwordEnv("REDIS_HA_TUNNEL_SENTINEL_PASSWORD", c))
+		env = append(env, passwordEnv("REDIS_HA_TUNNEL_REDIS_PASSWORD", c))
+		if !in.cluster() {
+			env = append(env, passwordEnv("REDIS_HA_TUNNEL_SENTINEL_PASSWORD", c))
+		}
 	}
 	container := corev1ac.Container().
 		WithName("tunnel").
@@ -106,7 +117,7 @@ func composeTunnelDeployment(in *instance, ps podSettings) (*unstructured.Unstru
 	if len(volumes) > 0 {
 		pod.WithVolumes(volumes...)
 	}
-	podScheduling(in, componentTunnel, pod)
+	podScheduling(in, in.selector(componentTunnel), pod)
 
 	maxSurge, maxUnavailable := intstr.FromInt32(1), intstr.FromInt32(0)
 	d := appsv1ac.Deployment(in.tunnelName(), in.namespace).

@@ -1,18 +1,24 @@
 package function
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/crossplane/function-sdk-go/resource"
 )
 
 // maxInstanceNameLength keeps every derived name valid: the longest object name is
 // "<name>-sentinel-headless" (a Service, at most 63 characters), and a StatefulSet name must
 // leave room in the 63-character controller-revision-hash label of its pods
-// ("<name>-sentinel-<hash of 10>").
+// ("<name>-sentinel-<hash of 10>"; a shard's "<name>-redis-31-<hash of 10>"). The cluster
+// Job's pods, "<name>-cluster-32x5-<digest of 5>-<5>", fit too.
 const maxInstanceNameLength = 37
 
 // validateComposed checks what only the function can: the spec's own rules are
@@ -53,6 +59,45 @@ func validateComposed(in *instance) field.ErrorList {
 	}
 	errs = append(errs, validateLabels(spec.Metrics.ServiceMonitor.Labels, root.Child("metrics", "serviceMonitor", "labels"))...)
 	errs = append(errs, validateLabels(spec.Scheduling.NodeSelector, root.Child("scheduling", "nodeSelector"))...)
+	return errs
+}
+
+// validateObserved refuses the changes the XRD's transition rules refuse, judged from what
+// exists: spec.mode changed, or fewer shards or replicas per shard than the cluster has. The
+// function must refuse them too when a spec never met those rules (crossplane render, an
+// older XRD), because composing the new spec would delete StatefulSets with their data.
+func validateObserved(in *instance, observed map[resource.Name]resource.ObservedComposed) field.ErrorList {
+	var errs field.ErrorList
+	spec := field.NewPath("spec")
+	_, sentinelMode := observed[resourceRedisStatefulSet]
+	shardsSeen := int32(0)
+	podsSeen := int32(0)
+	for name, oc := range observed {
+		rest, ok := strings.CutPrefix(string(name), "redis-shard-")
+		if !ok {
+			continue
+		}
+		k, err := strconv.Atoi(strings.TrimSuffix(rest, "-statefulset"))
+		if err != nil || !strings.HasSuffix(rest, "-statefulset") {
+			continue
+		}
+		shardsSeen = max(shardsSeen, int32(k)+1)
+		podsSeen = max(podsSeen, int32(intField(oc.Resource.Object, 0, "spec", "replicas")))
+	}
+	if (in.cluster() && sentinelMode) || (!in.cluster() && shardsSeen > 0) {
+		errs = append(errs, field.Invalid(spec.Child("mode"), in.spec.Mode, "spec.mode is immutable: sentinel and cluster mode keep the data in different layouts; create a new RedisHA in the other mode and migrate the data"))
+	}
+	if !in.cluster() {
+		return errs
+	}
+	if shardsSeen > in.shards() {
+		errs = append(errs, field.Invalid(spec.Child("cluster", "shards"), in.shards(), fmt.Sprintf(
+			"spec.cluster.shards cannot shrink (the cluster has %d): a shard's hash slots and keys would have to move to the other shards first, which redis-ha does not do; keep the shard count, or create a new RedisHA with fewer shards and migrate the data", shardsSeen)))
+	}
+	if podsSeen > in.podsPerShard() {
+		errs = append(errs, field.Invalid(spec.Child("cluster", "replicasPerShard"), in.spec.Cluster.ReplicasPerShard, fmt.Sprintf(
+			"spec.cluster.replicasPerShard cannot shrink (the cluster has %d): the removed pods would stay in the cluster's node table as failed nodes; keep the replica count", podsSeen-1)))
+	}
 	return errs
 }
 

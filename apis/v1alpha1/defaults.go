@@ -9,6 +9,9 @@ import (
 // Default values of the spec. They are the same values as the +kubebuilder:default markers on
 // the types; TestDefaultMatchesSchema fails when the two drift apart.
 const (
+	DefaultMode                    = ModeSentinel
+	DefaultClusterShards           = int32(3)
+	DefaultReplicasPerShard        = int32(1)
 	DefaultSize                    = SizeSmall
 	DefaultRedisReplicas           = int32(3)
 	DefaultFlavor                  = FlavorRedis
@@ -35,17 +38,31 @@ const (
 // does from the schema defaults, so the composition function sees the same spec whether or
 // not the input went through the API server (crossplane render feeds it raw YAML).
 //
-// Beyond the schema, Default also sets spec.sentinel.quorum to the majority of
-// spec.sentinel.replicas, because a schema default cannot depend on another field. Fields whose
-// default depends on context outside the spec stay empty: tunnel.image (see TunnelImage) and
-// connectionSecret.name (see ConnectionSecretName). Set values are never changed.
+// Beyond the schema, Default sets what a schema default cannot, because it depends on another
+// field: spec.sentinel.quorum (the majority of spec.sentinel.replicas) and the defaults that
+// depend on spec.mode. In sentinel mode those are spec.redis.replicas, the spec.sentinel
+// object and spec.tunnel.readOnlyEndpoint (on); in cluster mode the spec.cluster object and
+// spec.tunnel.readOnlyEndpoint (off), while spec.redis.replicas and spec.sentinel stay empty,
+// so that Parse can tell a value the user set there. Fields whose default depends on context
+// outside the spec stay empty: tunnel.image (see TunnelImage) and connectionSecret.name (see
+// ConnectionSecretName). Set values are never changed.
 func (s *RedisHASpec) Default() {
+	if s.Mode == "" {
+		s.Mode = DefaultMode
+	}
 	if s.Size == "" {
 		s.Size = DefaultSize
 	}
-	s.Redis.defaultRedis()
-	s.Sentinel.defaultSentinel()
-	s.Tunnel.defaultTunnel()
+	s.Redis.defaultRedis(s.Mode)
+	if s.Mode == ModeCluster {
+		if s.Cluster == nil {
+			s.Cluster = &ClusterSpec{}
+		}
+		s.Cluster.defaultCluster()
+	} else {
+		s.Sentinel.defaultSentinel()
+	}
+	s.Tunnel.defaultTunnel(s.Mode)
 
 	if s.Auth.Enabled == nil {
 		s.Auth.Enabled = ptr.To(true)
@@ -65,8 +82,8 @@ func (s *RedisHASpec) Default() {
 	s.Scheduling.defaultScheduling()
 }
 
-func (r *RedisSpec) defaultRedis() {
-	if r.Replicas == 0 {
+func (r *RedisSpec) defaultRedis(mode Mode) {
+	if r.Replicas == 0 && mode != ModeCluster {
 		r.Replicas = DefaultRedisReplicas
 	}
 	if r.Image.Flavor == "" {
@@ -101,7 +118,16 @@ func (s *SentinelSpec) defaultSentinel() {
 	}
 }
 
-func (t *TunnelSpec) defaultTunnel() {
+func (c *ClusterSpec) defaultCluster() {
+	if c.Shards == 0 {
+		c.Shards = DefaultClusterShards
+	}
+	if c.ReplicasPerShard == 0 {
+		c.ReplicasPerShard = DefaultReplicasPerShard
+	}
+}
+
+func (t *TunnelSpec) defaultTunnel(mode Mode) {
 	if t.Replicas == 0 {
 		t.Replicas = DefaultTunnelReplicas
 	}
@@ -109,7 +135,8 @@ func (t *TunnelSpec) defaultTunnel() {
 		t.ServiceType = DefaultTunnelServiceType
 	}
 	if t.ReadOnlyEndpoint == nil {
-		t.ReadOnlyEndpoint = ptr.To(true)
+		// The cluster-mode tunnel has no replica listener yet.
+		t.ReadOnlyEndpoint = ptr.To(mode != ModeCluster)
 	}
 	if t.MaxClients == 0 {
 		t.MaxClients = DefaultTunnelMaxClients

@@ -64,6 +64,14 @@ func TestDefaultMatchesSchema(t *testing.T) {
 			reason: "defaults fill the gaps of partly given objects",
 			spec:   "redis: {image: {flavor: valkey}, persistence: {mode: rdb}}\ntunnel: {replicas: 3}\nmetrics: {enabled: true, serviceMonitor: {enabled: true}}\nscheduling: {antiAffinity: hard, topologySpread: {maxSkew: 2}}",
 		},
+		"ClusterMode": {
+			reason: "the mode-dependent defaults: spec.cluster, no Sentinel, no redis.replicas, read-only endpoint off",
+			spec:   "mode: cluster",
+		},
+		"ClusterModePartial": {
+			reason: "replicasPerShard defaults inside a given spec.cluster",
+			spec:   "mode: cluster\ncluster: {shards: 5}\ntunnel: {replicas: 3}",
+		},
 		"ExplicitFalse": {
 			reason: "an explicit false must survive both kinds of defaulting",
 			spec:   "auth: {enabled: false}\nnetworkPolicy: {enabled: false}\ntunnel: {readOnlyEndpoint: false}\nscheduling: {topologySpread: {enabled: false}}",
@@ -90,22 +98,42 @@ func TestDefaultMatchesSchema(t *testing.T) {
 		}
 	}
 
-	t.Run("OnlyQuorumIsBeyondTheSchema", func(t *testing.T) {
-		v := validators[v1alpha1.RedisHAKind]
-		r := v.Validate(context.Background(), object(t, v1alpha1.RedisHAKind, `{}`), nil)
-		bySchema := decodeSpec(t, r.Object["spec"])
-		want := v1alpha1.RedisHASpec{}
-		want.Default()
-		want.Sentinel.Quorum = 0
-		if diff := cmp.Diff(want, bySchema); diff != "" {
-			t.Errorf("schema defaults of spec: {} differ from Default() beyond sentinel.quorum -Default +schema:\n%s", diff)
-		}
-	})
+	// A schema default cannot depend on another field, so Default alone sets quorum and
+	// what depends on spec.mode; everything else the schema defaults itself.
+	beyond := map[string]struct {
+		spec       string
+		notDefault func(*v1alpha1.RedisHASpec)
+	}{
+		"Sentinel": {spec: `{}`, notDefault: func(s *v1alpha1.RedisHASpec) {
+			s.Redis.Replicas = 0
+			s.Sentinel = v1alpha1.SentinelSpec{}
+			s.Tunnel.ReadOnlyEndpoint = nil
+		}},
+		"Cluster": {spec: `mode: cluster`, notDefault: func(s *v1alpha1.RedisHASpec) {
+			s.Cluster = nil
+			s.Tunnel.ReadOnlyEndpoint = nil
+		}},
+	}
+	for name, tc := range beyond {
+		t.Run("OnlyModeDependentDefaultsAreBeyondTheSchema/"+name, func(t *testing.T) {
+			v := validators[v1alpha1.RedisHAKind]
+			obj := object(t, v1alpha1.RedisHAKind, tc.spec)
+			r := v.Validate(context.Background(), obj, nil)
+			bySchema := decodeSpec(t, r.Object["spec"])
+			want := decodeSpec(t, obj["spec"])
+			want.Default()
+			tc.notDefault(&want)
+			if diff := cmp.Diff(want, bySchema); diff != "" {
+				t.Errorf("schema defaults of %s differ from Default() beyond the mode-dependent fields -Default +schema:\n%s", tc.spec, diff)
+			}
+		})
+	}
 }
 
 // TestDefault pins the defaults themselves and proves set values are never overwritten.
 func TestDefault(t *testing.T) {
 	full := v1alpha1.RedisHASpec{
+		Mode:      v1alpha1.ModeSentinel,
 		Size:      v1alpha1.SizeCustom,
 		Resources: &v1alpha1.ResourcesSpec{Limits: &v1alpha1.ResourceQuantities{Memory: "2Gi"}},
 		Redis: v1alpha1.RedisSpec{
@@ -149,6 +177,7 @@ func TestDefault(t *testing.T) {
 			reason: "every default, and quorum as the majority of three",
 			in:     v1alpha1.RedisHASpec{},
 			want: v1alpha1.RedisHASpec{
+				Mode: v1alpha1.ModeSentinel,
 				Size: v1alpha1.SizeSmall,
 				Redis: v1alpha1.RedisSpec{
 					Replicas:        3,
@@ -171,6 +200,32 @@ func TestDefault(t *testing.T) {
 					},
 				},
 			},
+		},
+		"Cluster": {
+			reason: "cluster mode: 3 shards of a master and a replica, read-only endpoint off, and no Sentinel or redis.replicas, which the mode does not use",
+			in:     v1alpha1.RedisHASpec{Mode: v1alpha1.ModeCluster},
+			want: func() v1alpha1.RedisHASpec {
+				s := v1alpha1.RedisHASpec{}
+				s.Default()
+				s.Mode = v1alpha1.ModeCluster
+				s.Cluster = &v1alpha1.ClusterSpec{Shards: 3, ReplicasPerShard: 1}
+				s.Redis.Replicas = 0
+				s.Sentinel = v1alpha1.SentinelSpec{}
+				s.Tunnel.ReadOnlyEndpoint = ptr.To(false)
+				return s
+			}(),
+		},
+		"ClusterEverythingSet": {
+			reason: "Default never overwrites a cluster value the user gave",
+			in: v1alpha1.RedisHASpec{Mode: v1alpha1.ModeCluster, Cluster: &v1alpha1.ClusterSpec{Shards: 6, ReplicasPerShard: 2},
+				Tunnel: v1alpha1.TunnelSpec{ReadOnlyEndpoint: ptr.To(true)}},
+			want: func() v1alpha1.RedisHASpec {
+				s := v1alpha1.RedisHASpec{Mode: v1alpha1.ModeCluster}
+				s.Default()
+				s.Cluster = &v1alpha1.ClusterSpec{Shards: 6, ReplicasPerShard: 2}
+				s.Tunnel.ReadOnlyEndpoint = ptr.To(true)
+				return s
+			}(),
 		},
 		"SevenSentinels": {
 			reason: "quorum is the majority of the given Sentinel count",

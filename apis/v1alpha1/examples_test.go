@@ -63,7 +63,7 @@ func TestExamplesAreValid(t *testing.T) {
 		}
 	}
 	slices.Sort(kinds)
-	want := []string{"Function", "RedisHA", "RedisHA", "RedisHAClaim"}
+	want := []string{"Function", "RedisHA", "RedisHA", "RedisHA", "RedisHAClaim"}
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Errorf("example kinds -want +got:\n%s", diff)
 	}
@@ -95,9 +95,11 @@ func checkRenderFunction(t *testing.T, file string, b []byte) {
 	}
 }
 
-// TestFullExampleSetsEveryField keeps examples/redisha-full.yaml honest: every spec field of
-// the schema (down to, but not into, embedded Kubernetes types) is set in it.
-func TestFullExampleSetsEveryField(t *testing.T) {
+// TestFullExamplesSetEveryField keeps the complete examples honest: every spec field of the
+// schema (down to, but not into, embedded Kubernetes types) is set in one of them.
+// examples/redisha-full.yaml sets every field of sentinel mode, and examples/redisha-cluster.yaml
+// the fields only cluster mode accepts (spec.mode: cluster and spec.cluster).
+func TestFullExamplesSetEveryField(t *testing.T) {
 	x, err := schemacheck.LoadXRD(xrdFiles()[v1alpha1.RedisHAKind])
 	if err != nil {
 		t.Fatal(err)
@@ -106,16 +108,19 @@ func TestFullExampleSetsEveryField(t *testing.T) {
 	spec := x.Schema().Properties["spec"]
 	schemaLeaves("spec", &spec, &want)
 
-	b, err := os.ReadFile(filepath.Join(examplesDir, "redisha-full.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var obj map[string]any
-	if err := yaml.Unmarshal(b, &obj); err != nil {
-		t.Fatal(err)
-	}
+	files := []string{"redisha-full.yaml", "redisha-cluster.yaml"}
 	set := map[string]bool{}
-	objectPaths("spec", obj["spec"], set)
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(examplesDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(b, &obj); err != nil {
+			t.Fatal(err)
+		}
+		objectPaths("spec", obj["spec"], set)
+	}
 	var missing []string
 	for _, p := range want {
 		if !set[p] {
@@ -123,7 +128,7 @@ func TestFullExampleSetsEveryField(t *testing.T) {
 		}
 	}
 	if len(missing) > 0 {
-		t.Errorf("examples/redisha-full.yaml does not set: %s", strings.Join(missing, ", "))
+		t.Errorf("none of examples/%s sets: %s", strings.Join(files, ", examples/"), strings.Join(missing, ", "))
 	}
 }
 

@@ -80,11 +80,46 @@ const (
 	SizeCustom Size = "custom"
 )
 
+// Mode is how a RedisHA spreads and fails over its data.
+// +kubebuilder:validation:Enum=sentinel;cluster
+type Mode string
+
+// Modes.
+const (
+	// ModeSentinel is one master with replicas and a Sentinel quorum that fails over.
+	ModeSentinel Mode = "sentinel"
+	// ModeCluster is Redis Cluster: keys are sharded over several masters by hash slot, and
+	// the cluster fails each shard over by itself.
+	ModeCluster Mode = "cluster"
+)
+
 // RedisHASpec is the desired state of a RedisHA (and of an XRedisHA / RedisHAClaim).
 //
 // +kubebuilder:validation:XValidation:rule="(has(self.size) && self.size == 'custom') || !has(self.resources)",message="spec.resources is only read when spec.size is custom: set spec.size: custom to use explicit resources, or remove spec.resources to use the preset",fieldPath=".resources",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="!has(self.size) || self.size != 'custom' || has(self.resources)",message="spec.size: custom needs spec.resources with at least limits.memory: add spec.resources, or pick the preset size small, medium or large",fieldPath=".size",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="self.mode == 'cluster' || !has(self.cluster)",message="spec.cluster is only used with spec.mode: cluster: set spec.mode: cluster when you create the RedisHA, or remove spec.cluster",fieldPath=".cluster"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'cluster' || !has(self.sentinel)",message="spec.sentinel is not used with spec.mode: cluster, where Redis Cluster fails a shard over by itself: remove spec.sentinel",fieldPath=".sentinel"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'cluster' || !has(self.redis) || !has(self.redis.replicas)",message="spec.redis.replicas is not used with spec.mode: cluster, where the pods are spec.cluster.shards x (1 + spec.cluster.replicasPerShard): remove spec.redis.replicas and size the cluster with spec.cluster",fieldPath=".redis.replicas"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'cluster' || !has(self.tunnel) || !has(self.tunnel.readOnlyEndpoint) || !self.tunnel.readOnlyEndpoint",message="spec.tunnel.readOnlyEndpoint is not supported with spec.mode: cluster yet (the tunnel sends every command to its shard's master): remove it or set it to false",fieldPath=".tunnel.readOnlyEndpoint"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'cluster' || !has(self.redis) || !has(self.redis.image) || !has(self.redis.image.version) || !self.redis.image.version.matches('^[0-9]+[.][0-9]+') || int(self.redis.image.version.split('.')[0]) >= 7",message="spec.redis.image.version must be 7.0 or newer with spec.mode: cluster: Redis Cluster announces host names (cluster-announce-hostname) only since 7.0",fieldPath=".redis.image.version"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.cluster) || (has(self.cluster) ? self.cluster.shards : 3) >= oldSelf.cluster.shards",message="spec.cluster.shards cannot shrink: a shard's hash slots and keys would have to move to the other shards first, which redis-ha does not do; keep the shard count, or create a new RedisHA with fewer shards and migrate the data",fieldPath=".cluster.shards"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.cluster) || (has(self.cluster) ? self.cluster.replicasPerShard : 1) >= oldSelf.cluster.replicasPerShard",message="spec.cluster.replicasPerShard cannot shrink: the removed pods would stay in the cluster's node table as failed nodes; keep the replica count",fieldPath=".cluster.replicasPerShard"
 type RedisHASpec struct {
+	// Mode is how the data is spread and failed over: sentinel (the default: one master with
+	// replicas, and a Sentinel quorum that promotes a replica when the master fails) or
+	// cluster (Redis Cluster: the keys are split over spec.cluster.shards masters by hash slot,
+	// each with replicas, and the cluster fails a shard over by itself). Either way clients
+	// connect to the tunnel with a plain Redis client. The mode cannot change after creation.
+	// +kubebuilder:default=sentinel
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.mode is immutable: sentinel and cluster mode keep the data in different layouts; create a new RedisHA in the other mode and migrate the data"
+	// +optional
+	Mode Mode `json:"mode,omitempty"`
+
+	// Cluster sizes the Redis Cluster of spec.mode: cluster. Without it a cluster has 3
+	// shards of 2 pods (a master and a replica).
+	// +optional
+	Cluster *ClusterSpec `json:"cluster,omitempty"`
+
 	// Size picks requests, limits and Redis maxmemory for every container from a preset:
 	// small (256Mi Redis), medium (1Gi) or large (4Gi). Use custom to give the Redis
 	// container's resources explicitly in spec.resources; Sentinel and tunnel then use the
@@ -99,14 +134,15 @@ type RedisHASpec struct {
 	// +optional
 	Resources *ResourcesSpec `json:"resources,omitempty"`
 
-	// Redis configures the data pods: one master and its replicas.
+	// Redis configures the data pods: one master and its replicas, or in cluster mode every
+	// shard's master and replicas.
 	// +kubebuilder:default={}
 	// +optional
 	Redis RedisSpec `json:"redis,omitempty"`
 
 	// Sentinel configures the Sentinel quorum that detects a failed master and promotes a
-	// replica.
-	// +kubebuilder:default={}
+	// replica (spec.mode: sentinel only). Its fields default when it is absent, but the
+	// schema leaves the object out, so that a cluster-mode RedisHA shows no Sentinel settings.
 	// +optional
 	Sentinel SentinelSpec `json:"sentinel,omitempty"`
 
@@ -219,10 +255,11 @@ type RedisConfigValue string
 
 // RedisSpec configures the Redis data pods.
 type RedisSpec struct {
-	// Replicas is the number of Redis pods: one master plus Replicas-1 replicas. At least 2,
-	// so there is always a replica to fail over to; 3 survives one node failure while the
-	// master still has a replica acknowledging writes (min-replicas-to-write 1).
-	// +kubebuilder:default=3
+	// Replicas is the number of Redis pods in sentinel mode: one master plus Replicas-1
+	// replicas. At least 2, so there is always a replica to fail over to; 3 (the default)
+	// survives one node failure while the master still has a replica acknowledging writes
+	// (min-replicas-to-write 1). Not used in cluster mode (see spec.cluster); the default is
+	// applied by the composition function for that reason, not by the schema.
 	// +kubebuilder:validation:Minimum=2
 	// +kubebuilder:validation:Maximum=9
 	// +optional
@@ -313,6 +350,28 @@ type StorageSpec struct {
 	StorageClassName string `json:"storageClassName,omitempty"`
 }
 
+// ClusterSpec sizes the Redis Cluster of spec.mode: cluster. Each shard is one StatefulSet
+// of 1 + ReplicasPerShard pods: one master and its replicas.
+type ClusterSpec struct {
+	// Shards is the number of masters; the 16384 hash slots are spread evenly over them. At
+	// least 3, because a failed master is replaced by a vote of a majority of the masters.
+	// Shards can be added: the composition function starts them and moves hash slots onto
+	// them while the cluster serves. They cannot be removed.
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=3
+	// +kubebuilder:validation:Maximum=32
+	// +optional
+	Shards int32 `json:"shards,omitempty"`
+
+	// ReplicasPerShard is the number of replicas of each shard's master. At least 1, so
+	// every shard has a replica to fail over to. It can grow, not shrink.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=5
+	// +optional
+	ReplicasPerShard int32 `json:"replicasPerShard,omitempty"`
+}
+
 // SentinelSpec configures the Sentinel quorum.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.quorum) || !has(self.replicas) || self.quorum <= self.replicas",message="spec.sentinel.quorum must not exceed spec.sentinel.replicas, or no failover can ever be agreed: lower quorum or remove it to use the majority",fieldPath=".quorum"
@@ -377,8 +436,9 @@ type TunnelSpec struct {
 	ServiceType corev1.ServiceType `json:"serviceType,omitempty"`
 
 	// ReadOnlyEndpoint adds a second Service (port 6380) that spreads connections over the
-	// replicas, for reads that tolerate replication lag.
-	// +kubebuilder:default=true
+	// replicas, for reads that tolerate replication lag. On by default in sentinel mode; not
+	// supported in cluster mode yet, where the default is off (applied by the composition
+	// function, because a schema default cannot depend on spec.mode).
 	// +optional
 	ReadOnlyEndpoint *bool `json:"readOnlyEndpoint,omitempty"`
 
@@ -616,13 +676,17 @@ type RedisHAStatus struct {
 	// +optional
 	ConnectionSecret string `json:"connectionSecret,omitempty"`
 
-	// Redis counts the Redis pods.
+	// Redis counts the Redis pods (in cluster mode, of every shard).
 	// +optional
 	Redis ComponentStatus `json:"redis,omitempty"`
 
-	// Sentinel counts the Sentinel pods.
+	// Sentinel counts the Sentinel pods (sentinel mode only).
 	// +optional
-	Sentinel ComponentStatus `json:"sentinel,omitempty"`
+	Sentinel *ComponentStatus `json:"sentinel,omitempty"`
+
+	// Cluster counts the pods of each shard (cluster mode only).
+	// +optional
+	Cluster *ClusterStatus `json:"cluster,omitempty"`
 
 	// Tunnel counts the tunnel pods.
 	// +optional
@@ -637,6 +701,36 @@ type ComponentStatus struct {
 
 	// Ready is the number of pods that are ready. It is shown even when 0, which is worth
 	// seeing while the pods start.
+	// +optional
+	Ready int32 `json:"ready"`
+}
+
+// ClusterStatus is what the composition function can see of a Redis Cluster: the pods of
+// each shard's StatefulSet. It cannot ask Redis, so it does not know which pod is a master;
+// a pod is ready only while its own view of the cluster is healthy (cluster_state:ok) and,
+// as a replica, its link to its master is up.
+type ClusterStatus struct {
+	// Shards counts the pods of each shard, in shard order.
+	// +listType=atomic
+	// +optional
+	Shards []ShardStatus `json:"shards,omitempty"`
+
+	// ReadyShards is the number of shards whose pods are all ready.
+	// +optional
+	ReadyShards int32 `json:"readyShards"`
+}
+
+// ShardStatus counts the pods of one shard.
+type ShardStatus struct {
+	// Name is the shard's StatefulSet, <name>-redis-<shard>; its pods are
+	// <name>-redis-<shard>-<n>.
+	Name string `json:"name"`
+
+	// Replicas is the desired number of pods: a master and its replicas.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// Ready is the number of pods that are ready.
 	// +optional
 	Ready int32 `json:"ready"`
 }

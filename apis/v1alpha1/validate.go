@@ -62,6 +62,7 @@ func (s *RedisHASpec) Parse() (Parsed, field.ErrorList) {
 	)
 	spec := field.NewPath("spec")
 
+	errs = append(errs, oneOf(spec.Child("mode"), string(s.Mode), ModeSentinel, ModeCluster)...)
 	errs = append(errs, oneOf(spec.Child("size"), string(s.Size), SizeSmall, SizeMedium, SizeLarge, SizeCustom)...)
 	switch {
 	case s.Size == SizeCustom && s.Resources == nil:
@@ -86,9 +87,16 @@ func (s *RedisHASpec) Parse() (Parsed, field.ErrorList) {
 	var redisErrs field.ErrorList
 	out.StorageSize, redisErrs = s.Redis.parse(spec.Child("redis"))
 	errs = append(errs, redisErrs...)
-	var serrs field.ErrorList
-	out.DownAfter, out.FailoverTimeout, serrs = s.Sentinel.parse(spec.Child("sentinel"))
-	errs = append(errs, serrs...)
+	if s.Mode == ModeCluster {
+		errs = append(errs, s.validateClusterMode(spec)...)
+	} else {
+		var serrs field.ErrorList
+		out.DownAfter, out.FailoverTimeout, serrs = s.Sentinel.parse(spec.Child("sentinel"))
+		errs = append(errs, serrs...)
+		if s.Cluster != nil {
+			errs = append(errs, field.Invalid(spec.Child("cluster"), *s.Cluster, "spec.cluster is only used with spec.mode: cluster: set spec.mode: cluster when you create the RedisHA, or remove spec.cluster"))
+		}
+	}
 	errs = append(errs, s.Tunnel.validate(spec.Child("tunnel"))...)
 
 	auth := spec.Child("auth")
@@ -138,6 +146,33 @@ func (s *RedisHASpec) Parse() (Parsed, field.ErrorList) {
 
 	errs = append(errs, matches(spec.Child("connectionSecret", "name"), s.ConnectionSecret.Name, dnsNamePattern, dnsNameHint)...)
 	return out, errs
+}
+
+// validateClusterMode checks spec.cluster and what cannot combine with spec.mode: cluster:
+// the Sentinel settings, spec.redis.replicas, the read-only endpoint and Redis versions
+// before 7.0.
+func (s *RedisHASpec) validateClusterMode(spec *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if s.Cluster != nil {
+		cluster := spec.Child("cluster")
+		errs = append(errs, inRange(cluster.Child("shards"), s.Cluster.Shards, 3, 32)...)
+		errs = append(errs, inRange(cluster.Child("replicasPerShard"), s.Cluster.ReplicasPerShard, 1, 5)...)
+	}
+	// Default leaves spec.sentinel and spec.redis.replicas empty in cluster mode: a value
+	// there is the user's.
+	if s.Sentinel != (SentinelSpec{}) {
+		errs = append(errs, field.Invalid(spec.Child("sentinel"), s.Sentinel, "spec.sentinel is not used with spec.mode: cluster, where Redis Cluster fails a shard over by itself: remove spec.sentinel"))
+	}
+	if s.Redis.Replicas != 0 {
+		errs = append(errs, field.Invalid(spec.Child("redis", "replicas"), s.Redis.Replicas, "spec.redis.replicas is not used with spec.mode: cluster, where the pods are spec.cluster.shards x (1 + spec.cluster.replicasPerShard): remove spec.redis.replicas and size the cluster with spec.cluster"))
+	}
+	if s.Tunnel.ReadOnlyEndpointEnabled() {
+		errs = append(errs, field.Invalid(spec.Child("tunnel", "readOnlyEndpoint"), true, "spec.tunnel.readOnlyEndpoint is not supported with spec.mode: cluster yet (the tunnel sends every command to its shard's master): remove it or set it to false"))
+	}
+	if v := s.Redis.Image.Version; versionPattern.MatchString(v) && !versionAtLeast(v, 7, 0) {
+		errs = append(errs, field.Invalid(spec.Child("redis", "image", "version"), v, "spec.redis.image.version must be 7.0 or newer with spec.mode: cluster: Redis Cluster announces host names (cluster-announce-hostname) only since 7.0"))
+	}
+	return errs
 }
 
 // parse checks explicit resources and returns the Redis container's requirements: a missing
@@ -191,7 +226,10 @@ func (r *ResourcesSpec) parse(path *field.Path) (corev1.ResourceRequirements, fi
 // parse checks the Redis settings and returns the parsed storage size.
 func (r *RedisSpec) parse(path *field.Path) (resource.Quantity, field.ErrorList) {
 	var errs field.ErrorList
-	errs = append(errs, inRange(path.Child("replicas"), r.Replicas, 2, 9)...)
+	// Zero only in cluster mode, where Default leaves it empty.
+	if r.Replicas != 0 {
+		errs = append(errs, inRange(path.Child("replicas"), r.Replicas, 2, 9)...)
+	}
 	image := path.Child("image")
 	errs = append(errs, oneOf(image.Child("flavor"), string(r.Image.Flavor), FlavorRedis, FlavorValkey)...)
 	if r.Image.Version == "" || !versionPattern.MatchString(r.Image.Version) {

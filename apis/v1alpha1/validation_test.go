@@ -347,6 +347,70 @@ func createCases() map[string]createCase {
 			want: []fieldError{{"spec.connectionSecret.name",
 				`spec.connectionSecret.name in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'`}},
 		},
+		"ModeNotInEnum": {
+			reason: "sentinel and cluster are the only modes",
+			spec:   "mode: sharded",
+			want:   []fieldError{{"spec.mode", `supported values: "sentinel", "cluster"`}},
+		},
+		"ClusterModeDefaults": {
+			reason: "mode: cluster alone is a complete request: 3 shards of a master and a replica",
+			spec:   "mode: cluster",
+		},
+		"ClusterModeSized": {
+			reason: "shards and replicas per shard within their bounds, the read-only endpoint explicitly off",
+			spec:   "mode: cluster\ncluster: {shards: 6, replicasPerShard: 2}\ntunnel: {readOnlyEndpoint: false}",
+		},
+		"ClusterTooFewShards": {
+			reason: "a failover is voted by a majority of masters, so fewer than 3 cannot survive a master's loss",
+			spec:   "mode: cluster\ncluster: {shards: 2}",
+			want:   []fieldError{{"spec.cluster.shards", "spec.cluster.shards in body should be greater than or equal to 3"}},
+		},
+		"ClusterTooManyReplicasPerShard": {
+			reason: "replicas per shard are bounded",
+			spec:   "mode: cluster\ncluster: {replicasPerShard: 6}",
+			want:   []fieldError{{"spec.cluster.replicasPerShard", "spec.cluster.replicasPerShard in body should be less than or equal to 5"}},
+		},
+		"ClusterInSentinelMode": {
+			reason: "spec.cluster would be silently ignored in sentinel mode",
+			spec:   "cluster: {shards: 5}",
+			want: []fieldError{{"spec.cluster",
+				"spec.cluster is only used with spec.mode: cluster: set spec.mode: cluster when you create the RedisHA, or remove spec.cluster"}},
+		},
+		"SentinelInClusterMode": {
+			reason: "a Redis Cluster has no Sentinels",
+			spec:   "mode: cluster\nsentinel: {replicas: 5}",
+			want: []fieldError{{"spec.sentinel",
+				"spec.sentinel is not used with spec.mode: cluster, where Redis Cluster fails a shard over by itself: remove spec.sentinel"}},
+		},
+		"RedisReplicasInClusterMode": {
+			reason: "in cluster mode the pod count comes from spec.cluster",
+			spec:   "mode: cluster\nredis: {replicas: 3}",
+			want: []fieldError{{"spec.redis.replicas",
+				"spec.redis.replicas is not used with spec.mode: cluster, where the pods are spec.cluster.shards x (1 + spec.cluster.replicasPerShard): remove spec.redis.replicas and size the cluster with spec.cluster"}},
+		},
+		"ReadOnlyEndpointInClusterMode": {
+			reason: "the cluster-mode tunnel has no replica listener",
+			spec:   "mode: cluster\ntunnel: {readOnlyEndpoint: true}",
+			want: []fieldError{{"spec.tunnel.readOnlyEndpoint",
+				"spec.tunnel.readOnlyEndpoint is not supported with spec.mode: cluster yet (the tunnel sends every command to its shard's master): remove it or set it to false"}},
+		},
+		"ClusterRedisVersionTooOld": {
+			reason: "cluster-announce-hostname needs Redis 7.0",
+			spec:   "mode: cluster\nredis: {image: {version: '6.2'}}",
+			want: []fieldError{{"spec.redis.image.version",
+				"spec.redis.image.version must be 7.0 or newer with spec.mode: cluster: Redis Cluster announces host names (cluster-announce-hostname) only since 7.0"}},
+		},
+		"ClusterModeEverythingWrong": {
+			reason: "every rule that cannot combine with cluster mode reports at once, each at its field",
+			spec:   "mode: cluster\nredis: {replicas: 1, image: {version: '6.0'}}\nsentinel: {quorum: 2}",
+			want: []fieldError{
+				{"spec.redis.image.version", "spec.redis.image.version must be 6.2 or newer: Sentinel needs resolve-hostnames and announce-hostnames"},
+				{"spec.redis.image.version", "spec.redis.image.version must be 7.0 or newer with spec.mode: cluster: Redis Cluster announces host names (cluster-announce-hostname) only since 7.0"},
+				{"spec.redis.replicas", "spec.redis.replicas in body should be greater than or equal to 2"},
+				{"spec.redis.replicas", "spec.redis.replicas is not used with spec.mode: cluster, where the pods are spec.cluster.shards x (1 + spec.cluster.replicasPerShard): remove spec.redis.replicas and size the cluster with spec.cluster"},
+				{"spec.sentinel", "spec.sentinel is not used with spec.mode: cluster, where Redis Cluster fails a shard over by itself: remove spec.sentinel"},
+			},
+		},
 		"UnknownField": {
 			reason: "typos are rejected, as kubectl's strict field validation does",
 			spec:   "redis: {replica: 3}",
@@ -406,6 +470,51 @@ func TestValidationRulesOnUpdate(t *testing.T) {
 			reason: "both modes use the same volume, so switching is fine",
 			old:    "redis: {persistence: {mode: aof}}",
 			spec:   "redis: {persistence: {mode: rdb}}",
+		},
+		"SentinelToCluster": {
+			reason: "the data of a Sentinel-managed master cannot become a sharded cluster in place",
+			old:    "{}",
+			spec:   "mode: cluster",
+			want: []fieldError{{"spec.mode",
+				"spec.mode is immutable: sentinel and cluster mode keep the data in different layouts; create a new RedisHA in the other mode and migrate the data"}},
+		},
+		"ClusterToSentinelByRemovingMode": {
+			reason: "removing spec.mode means the default, sentinel, so it is a change too",
+			old:    "mode: cluster",
+			spec:   "{}",
+			want: []fieldError{{"spec.mode",
+				"spec.mode is immutable: sentinel and cluster mode keep the data in different layouts; create a new RedisHA in the other mode and migrate the data"}},
+		},
+		"ShardsGrow": {
+			reason: "shards can be added: the function moves slots onto them",
+			old:    "mode: cluster",
+			spec:   "mode: cluster\ncluster: {shards: 5, replicasPerShard: 2}",
+		},
+		"ShardsShrink": {
+			reason: "removing a shard would need its slots and keys moved away first",
+			old:    "mode: cluster\ncluster: {shards: 5}",
+			spec:   "mode: cluster\ncluster: {shards: 4}",
+			want: []fieldError{{"spec.cluster.shards",
+				"spec.cluster.shards cannot shrink: a shard's hash slots and keys would have to move to the other shards first, which redis-ha does not do; keep the shard count, or create a new RedisHA with fewer shards and migrate the data"}},
+		},
+		"ShardsShrinkByRemovingCluster": {
+			reason: "without spec.cluster the shard count is the default 3, so removing it shrinks 5 shards too",
+			old:    "mode: cluster\ncluster: {shards: 5}",
+			spec:   "mode: cluster",
+			want: []fieldError{{"spec.cluster.shards",
+				"spec.cluster.shards cannot shrink: a shard's hash slots and keys would have to move to the other shards first, which redis-ha does not do; keep the shard count, or create a new RedisHA with fewer shards and migrate the data"}},
+		},
+		"ClusterRemovedAtTheDefaults": {
+			reason: "removing a spec.cluster that held the defaults changes nothing",
+			old:    "mode: cluster\ncluster: {shards: 3, replicasPerShard: 1}",
+			spec:   "mode: cluster",
+		},
+		"ReplicasPerShardShrink": {
+			reason: "removed replicas would stay in the cluster's node table",
+			old:    "mode: cluster\ncluster: {replicasPerShard: 2}",
+			spec:   "mode: cluster\ncluster: {replicasPerShard: 1}",
+			want: []fieldError{{"spec.cluster.replicasPerShard",
+				"spec.cluster.replicasPerShard cannot shrink: the removed pods would stay in the cluster's node table as failed nodes; keep the replica count"}},
 		},
 	}
 	validators := loadValidators(t)

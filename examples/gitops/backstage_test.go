@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/kube-openapi/pkg/spec3"
 	"sigs.k8s.io/yaml"
+
+	"github.com/redis-ha/redis-ha/apis/v1alpha1"
 )
 
 const (
@@ -258,6 +260,18 @@ func TestTemplateFormMatchesTheXRD(t *testing.T) {
 		}
 		return m
 	}
+	// The form makes sentinel-mode RedisHAs. Where the schema leaves a default to the
+	// composition function, because it depends on spec.mode, the form's default is sentinel
+	// mode's: v1alpha1's Default.
+	sentinelMode := v1alpha1.RedisHASpec{}
+	sentinelMode.Default()
+	withDefault := func(m map[string]any, functionDefault any) map[string]any {
+		if _, ok := m["default"]; !ok {
+			m = maps.Clone(m)
+			m["default"] = functionDefault
+		}
+		return m
+	}
 	xrdSizes := field("size")["enum"].([]any)
 	wantSizes := slices.DeleteFunc(slices.Clone(xrdSizes), func(v any) bool { return v == "custom" })
 	cases := map[string]struct {
@@ -273,7 +287,8 @@ func TestTemplateFormMatchesTheXRD(t *testing.T) {
 		"Replicas": {
 			reason: "the form's bounds and default are the XRD's",
 			form:   map[string]any{"minimum": props["replicas"]["minimum"], "maximum": props["replicas"]["maximum"], "default": props["replicas"]["default"]},
-			want:   map[string]any{"minimum": field("redis", "replicas")["minimum"], "maximum": field("redis", "replicas")["maximum"], "default": field("redis", "replicas")["default"]},
+			want: map[string]any{"minimum": field("redis", "replicas")["minimum"], "maximum": field("redis", "replicas")["maximum"],
+				"default": withDefault(field("redis", "replicas"), sentinelMode.Redis.Replicas)["default"]},
 		},
 		"Persistence": {
 			reason: "the form's modes and default are the XRD's",
@@ -283,7 +298,7 @@ func TestTemplateFormMatchesTheXRD(t *testing.T) {
 		"ReadOnlyEndpoint": {
 			reason: "same default as the XRD",
 			form:   map[string]any{"default": props["readOnlyEndpoint"]["default"]},
-			want:   map[string]any{"default": field("tunnel", "readOnlyEndpoint")["default"]},
+			want:   map[string]any{"default": withDefault(field("tunnel", "readOnlyEndpoint"), *sentinelMode.Tunnel.ReadOnlyEndpoint)["default"]},
 		},
 		"NetworkPolicy": {
 			reason: "same default as the XRD",
@@ -398,7 +413,7 @@ func TestTemplateWritesAValidRedisHA(t *testing.T) {
 			reason:  "only the required answers; the form fills in its defaults",
 			answers: map[string]any{"name": "cache", "namespace": "team-a", "size": "small", "repoUrl": "github.com?owner=acme&repo=gitops"},
 			want: want{path: "teams/team-a/redis/cache.yaml", spec: map[string]any{
-				"size": "small", "replicas": int64(3), "mode": "aof", "readOnlyEndpoint": true, "networkPolicy": true, "sentinelReplicas": int64(3),
+				"size": "small", "replicas": int64(3), "mode": "aof", "readOnlyEndpoint": true, "networkPolicy": true, "haMode": "sentinel",
 			}},
 		},
 		"EveryOption": {
@@ -406,14 +421,14 @@ func TestTemplateWritesAValidRedisHA(t *testing.T) {
 			answers: map[string]any{"name": "sessions", "namespace": "payments", "size": "large", "replicas": int64(5),
 				"persistence": "none", "readOnlyEndpoint": false, "networkPolicy": false, "repoUrl": "github.com?owner=acme&repo=gitops"},
 			want: want{path: "teams/payments/redis/sessions.yaml", spec: map[string]any{
-				"size": "large", "replicas": int64(5), "mode": "none", "readOnlyEndpoint": false, "networkPolicy": false, "sentinelReplicas": int64(3),
+				"size": "large", "replicas": int64(5), "mode": "none", "readOnlyEndpoint": false, "networkPolicy": false, "haMode": "sentinel",
 			}},
 		},
 		"NumericNamespace": {
 			reason:  "a namespace YAML would read as a number stays a string (the skeleton uses | dump)",
 			answers: map[string]any{"name": "c", "namespace": "2024", "size": "medium", "persistence": "rdb", "repoUrl": "github.com?owner=acme&repo=gitops"},
 			want: want{path: "teams/2024/redis/c.yaml", spec: map[string]any{
-				"size": "medium", "replicas": int64(3), "mode": "rdb", "readOnlyEndpoint": true, "networkPolicy": true, "sentinelReplicas": int64(3),
+				"size": "medium", "replicas": int64(3), "mode": "rdb", "readOnlyEndpoint": true, "networkPolicy": true, "haMode": "sentinel",
 			}},
 		},
 	}
@@ -453,7 +468,9 @@ func TestTemplateWritesAValidRedisHA(t *testing.T) {
 			for key, fields := range map[string][]string{
 				"size": {"spec", "size"}, "replicas": {"spec", "redis", "replicas"}, "mode": {"spec", "redis", "persistence", "mode"},
 				"readOnlyEndpoint": {"spec", "tunnel", "readOnlyEndpoint"}, "networkPolicy": {"spec", "networkPolicy", "enabled"},
-				"sentinelReplicas": {"spec", "sentinel", "replicas"},
+				// The Sentinel settings are not stored: a schema default cannot depend on
+				// spec.mode, so the composition function applies them (v1alpha1 Default).
+				"haMode": {"spec", "mode"},
 			} {
 				v, _, _ := unstructured.NestedFieldNoCopy(stored, fields...)
 				got[key] = v

@@ -111,7 +111,7 @@ func TestRBACCoversComposedKinds(t *testing.T) {
 	}
 	var missing []string
 	for _, gr := range []string{
-		"apps/statefulsets", "apps/deployments", "policy/poddisruptionbudgets", "networking.k8s.io/networkpolicies",
+		"apps/statefulsets", "apps/deployments", "batch/jobs", "policy/poddisruptionbudgets", "networking.k8s.io/networkpolicies",
 		"monitoring.coreos.com/servicemonitors", "/configmaps", "/secrets", "/services", "/serviceaccounts",
 	} {
 		for _, v := range []string{"get", "list", "watch", "create", "update", "patch", "delete"} {

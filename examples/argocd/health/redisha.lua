@@ -12,6 +12,8 @@
 --   RedisAvailable, SentinelQuorum, TunnelAvailable: per-component, reason Available,
 --           Creating (object not created yet) or Unavailable (created, not enough pods ready),
 --           message in words an application team can act on. Mirrored onto the claim.
+--   ClusterTopology (spec.mode: cluster, instead of SentinelQuorum): the cluster Job, reason
+--           Applied, Applying (creating the cluster or adding shards), Creating or Failed.
 --
 -- Decisions:
 --   * no status or no conditions yet           -> Progressing (Crossplane has not composed it)
@@ -21,7 +23,8 @@
 --   * Ready True                               -> Healthy, message names the endpoint
 --   * Ready False, reason Unavailable          -> Degraded with its message
 --   * Ready False otherwise (Creating, Waiting) -> Progressing with the message of the first
---     component that is not available, else Ready's own message. A component reporting
+--     component that is not available (the cluster Job's first: while it creates the cluster
+--     no Redis pod is ready), else Ready's own message. A component reporting
 --     Unavailable is NOT Degraded on its own: the function reports Unavailable while pods
 --     start, too, and Argo CD has no clock here to tell "starting" from "stuck".
 
@@ -80,7 +83,7 @@ if ready.reason == "Unavailable" then
   return hs
 end
 
-for _, type in ipairs({ "RedisAvailable", "SentinelQuorum", "TunnelAvailable" }) do
+for _, type in ipairs({ "ClusterTopology", "RedisAvailable", "SentinelQuorum", "TunnelAvailable" }) do
   local c = find(conditions, type)
   if c ~= nil and c.status ~= "True" and c.message ~= nil and c.message ~= "" then
     hs.message = c.message
